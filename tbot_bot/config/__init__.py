@@ -1,0 +1,1 @@
+"""Configuration: paths, identity, settings schema, secrets and redaction."""

@@ -1,0 +1,1 @@
+"""Market data: exchange calendar, bars and quotes, replay data sets."""

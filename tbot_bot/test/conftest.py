@@ -1,0 +1,56 @@
+"""Shared fixtures: every test runs in a fresh temporary runtime home (web_runtime §9).
+
+An audit hook refuses any open of a file under the checkout's real runtime folders while tests run,
+so no test can read or write a real home, whatever code path it takes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tbot_bot.config.path_resolver import CHECKOUT_ROOT
+
+_REAL_RUNTIME_DIRS = tuple(
+    str(CHECKOUT_ROOT / part)
+    for part in (
+        "tbot_bot/storage",
+        "tbot_bot/output",
+        "tbot_bot/control",
+        "tbot_bot/core/databases",
+        ".tbot_demo",
+    )
+)
+_guard = {"active": False}
+
+
+def _forbid_real_home(event: str, args: tuple[object, ...]) -> None:
+    if not _guard["active"] or event not in {"open", "os.replace", "os.rename", "sqlite3.connect"}:
+        return
+    target = args[0] if args else None
+    if isinstance(target, bytes):
+        target = target.decode(errors="replace")
+    if isinstance(target, str | os.PathLike):
+        text = os.path.abspath(os.fspath(target))
+        if text.startswith(_REAL_RUNTIME_DIRS):
+            raise PermissionError(f"test touched the real runtime home: {text}")
+
+
+sys.addaudithook(_forbid_real_home)
+
+
+@pytest.fixture(autouse=True)
+def tbot_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh runtime home per test; `TBOT_HOME` points at it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("TBOT_HOME", str(home))
+    _guard["active"] = True
+    try:
+        yield home
+    finally:
+        _guard["active"] = False
