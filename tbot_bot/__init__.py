@@ -1,4 +1,4 @@
-"""TradeBot engine: config and secrets, brokers, strategies, trading, accounting, reporting, runtime.
+"""TradeBot engine: config, secrets, brokers, strategies, trading, accounting, reporting, runtime.
 
 `tbot_bot` runs without the web UI and never imports `flask` or `tbot_web` (ARCHITECTURE §2).
 """

@@ -15,7 +15,7 @@ SIX_DP = Decimal("0.000001")
 
 def to_decimal(value: str | int | Decimal) -> Decimal:
     """Convert a broker or config value to Decimal; floats are refused on purpose."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise TypeError(f"money must not be built from {type(value).__name__}: {value!r}")
     if isinstance(value, Decimal):
         result = value

@@ -64,7 +64,14 @@ def audit_event(
         conn.execute(
             "INSERT INTO system_logs (occurred_at, log_type, event, severity, system_module,"
             " message, details, username) VALUES (?, 'security', ?, ?, ?, ?, ?, ?)",
-            (now, event, _SEVERITY.get(level, "low"), module, message,
-             json.dumps(record["extra"]), actor),
+            (
+                now,
+                event,
+                _SEVERITY.get(level, "low"),
+                module,
+                message,
+                json.dumps(record["extra"]),
+                actor,
+            ),
         )
         conn.commit()

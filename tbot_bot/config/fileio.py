@@ -22,7 +22,7 @@ OUTPUT_FILE_MODE = 0o640
 def ensure_dir(path: Path, mode: int = PRIVATE_DIR_MODE) -> Path:
     """Create `path` (and parents) and set its mode; parents keep their own modes."""
     path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, mode)
+    path.chmod(mode)
     return path
 
 
@@ -52,7 +52,7 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -
             tmp.unlink()
         raise
     os.close(fd)
-    os.replace(tmp, path)
+    tmp.replace(path)
     fsync_dir(path.parent)
 
 
@@ -82,3 +82,5 @@ def read_private_bytes(path: Path, what: str) -> bytes:
         return path.read_bytes()
     except PermissionError as exc:
         raise ConfigError(f"{what} cannot be read (permission denied): {path}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{what} cannot be read ({exc.strerror}): {path}") from exc

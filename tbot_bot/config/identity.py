@@ -75,7 +75,13 @@ class BotIdentity:
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> BotIdentity:
         """Build from the decrypted `bot_identity.json`; the stored join must match."""
-        allowed = {"ENTITY_CODE", "JURISDICTION_CODE", "BROKER_CODE", "BOT_ID", "BOT_IDENTITY_STRING"}
+        allowed = {
+            "ENTITY_CODE",
+            "JURISDICTION_CODE",
+            "BROKER_CODE",
+            "BOT_ID",
+            "BOT_IDENTITY_STRING",
+        }
         unknown = sorted(set(record) - allowed)
         missing = sorted(allowed - {"BOT_IDENTITY_STRING"} - set(record))
         if unknown or missing:
@@ -84,7 +90,10 @@ class BotIdentity:
                 f"expected exactly {sorted(allowed)}"
             )
         identity = cls.from_codes(
-            record["ENTITY_CODE"], record["JURISDICTION_CODE"], record["BROKER_CODE"], record["BOT_ID"]
+            record["ENTITY_CODE"],
+            record["JURISDICTION_CODE"],
+            record["BROKER_CODE"],
+            record["BOT_ID"],
         )
         joined = record.get("BOT_IDENTITY_STRING")
         if joined is not None and joined != identity.string:
@@ -129,7 +138,14 @@ class NetworkConfig:
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> NetworkConfig:
         """Validate every field; all problems are reported together."""
-        allowed = {"LOCAL_IP", "LOCAL_PORT", "REMOTE_IP", "REMOTE_PORT", "REMOTE_SCHEME", "HOSTNAME"}
+        allowed = {
+            "LOCAL_IP",
+            "LOCAL_PORT",
+            "REMOTE_IP",
+            "REMOTE_PORT",
+            "REMOTE_SCHEME",
+            "HOSTNAME",
+        }
         problems = [
             f"network_config: unknown field {key!r} (allowed: {sorted(allowed)})"
             for key in sorted(set(record) - allowed)
@@ -142,7 +158,9 @@ class NetworkConfig:
         local_port = _port(record.get("LOCAL_PORT", 6900), "LOCAL_PORT", 1024, problems)
         remote_ip = str(record.get("REMOTE_IP", "127.0.0.1")).strip()
         if not _is_ip(remote_ip) and not _HOSTNAME.fullmatch(remote_ip):
-            problems.append(f"REMOTE_IP={remote_ip!r} is neither an IP literal nor an RFC 1123 name")
+            problems.append(
+                f"REMOTE_IP={remote_ip!r} is neither an IP literal nor an RFC 1123 name"
+            )
         remote_port = _port(record.get("REMOTE_PORT", local_port), "REMOTE_PORT", 1, problems)
         scheme = str(record.get("REMOTE_SCHEME", "https")).strip().lower()
         if scheme not in {"https", "http"}:

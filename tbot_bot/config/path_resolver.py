@@ -3,7 +3,8 @@
 Runtime home `<home>` = `--home PATH`, else `TBOT_HOME`, else the checkout root. The seed's layout
 sits under `<home>/tbot_bot/`. Every function returns an absolute path inside the home; a name that
 would escape it (`..`, an absolute path, a separator or an odd character) raises `PathError`.
-Identity-scoped names follow the seed exactly: `{ENTITY_CODE}_{JURISDICTION_CODE}_{BROKER_CODE}_{BOT_ID}`.
+Identity-scoped names follow the seed exactly:
+`{ENTITY_CODE}_{JURISDICTION_CODE}_{BROKER_CODE}_{BOT_ID}`.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def data_set_dir(name: str) -> Path:
     """A replay data set under the data root, e.g. `synthetic/demo` or `msft_1m`."""
     root = data_root()
     parts = [safe_component(part, "data set name") for part in name.split("/") if part]
-    if not parts:
+    if not parts or name.startswith("/"):
         raise PathError(f"refused empty data set name {name!r}")
     return _inside(root, root.joinpath(*parts))
 
@@ -156,7 +157,9 @@ class RuntimePaths:
 
     def key_file(self, category: str) -> Path:
         if category not in KEY_CATEGORIES:
-            raise PathError(f"unknown key category {category!r}; known: {', '.join(KEY_CATEGORIES)}")
+            raise PathError(
+                f"unknown key category {category!r}; known: {', '.join(KEY_CATEGORIES)}"
+            )
         return self.keys_dir / f"{category}.key"
 
     def secret_file(self, category: str) -> Path:
@@ -208,6 +211,10 @@ class RuntimePaths:
 
     def lock_file(self, name: str) -> Path:
         return self.locks_dir / f"{safe_component(name, 'lock name')}.lock"
+
+    def flock_file(self, name: str) -> Path:
+        """A kernel `flock` file for short critical sections (no pid body, never reclaimed)."""
+        return self.locks_dir / f"{safe_component(name, 'lock name')}.flock"
 
     # -- host-wide output (not mirrored) -------------------------------------------------------
     @property
@@ -290,7 +297,7 @@ class RuntimePaths:
 
 @dataclass(frozen=True)
 class BotOutputs:
-    """One output tree: `logs/`, `ledgers/`, `summaries/`, `trades/`, `exports/` with the seed's names."""
+    """One output tree (`logs/`, `ledgers/`, `summaries/`, `trades/`, `exports/`), seed names."""
 
     root: Path
     identity: str
@@ -348,3 +355,63 @@ class BotOutputs:
         safe_component(stem, "export name")
         safe_component(extension, "export extension")
         return self.exports_dir(yyyymmdd) / f"{self.identity}_BOT_{stem}_{yyyymmdd}.{extension}"
+
+
+@dataclass(frozen=True)
+class DataCache:
+    """Layout of the market-data cache (ARCHITECTURE §8): pinned raw files, manifest, data sets."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, root: Path | None = None) -> DataCache:
+        """The cache at `root`, else at `data_root()` (`TBOT_DATA_DIR` or the checkout default)."""
+        return cls((root if root is not None else data_root()).expanduser().resolve())
+
+    @property
+    def manifest_file(self) -> Path:
+        return self.root / "manifest.json"
+
+    def raw_dir(self, package: str) -> Path:
+        """Files extracted from one pinned sdist, e.g. `raw/market-prices-0.12.14/`."""
+        return self.root / "raw" / safe_component(package, "package name")
+
+    def data_set(self, name: str) -> Path:
+        """A replay data set (or the universe folder) under this cache, e.g. `synthetic/demo`."""
+        parts = [safe_component(part, "data set name") for part in name.split("/") if part]
+        if not parts:
+            raise PathError(f"refused empty data set name {name!r}")
+        return _inside(self.root, self.root.joinpath(*parts))
+
+
+@dataclass(frozen=True)
+class ReplaySetFiles:
+    """The files of one replay data set (trading spec §14)."""
+
+    root: Path
+
+    @property
+    def manifest_file(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def bars_dir(self) -> Path:
+        return self.root / "bars_1m"
+
+    @property
+    def daily_dir(self) -> Path:
+        return self.root / "daily"
+
+    @property
+    def vix_file(self) -> Path:
+        return self.root / "vix.csv"
+
+    @property
+    def reference_file(self) -> Path:
+        return self.root / "reference.csv"
+
+    def bars_file(self, symbol: str, extension: str = "csv") -> Path:
+        return self.bars_dir / f"{safe_component(symbol, 'symbol')}.{extension}"
+
+    def daily_file(self, symbol: str, extension: str = "csv") -> Path:
+        return self.daily_dir / f"{safe_component(symbol, 'symbol')}.{extension}"

@@ -1,0 +1,1 @@
+"""Broker layer: one interface, one registry keyed by BROKER_NAME, adapters, order lifecycle."""

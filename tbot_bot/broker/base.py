@@ -1,0 +1,161 @@
+"""The one broker interface everything above the adapters uses (STYLE §2.3).
+
+| Hook | Required | Contract |
+|---|---|---|
+| `capabilities()` | yes | static flags: fractional, native trailing stops, shorting, options |
+| `connect()` / `close()` | yes | open/close; bad credentials -> AuthenticationError |
+| `get_account()` | yes | equity, cash, buying power (Decimal) |
+| `get_positions()` | yes | signed quantities; a short is negative |
+| `get_open_orders()` | yes | every order not in a terminal state |
+| `submit_order(request)` | yes | sends once; never retries a submit itself |
+| `get_order_by_client_id(client_order_id)` | yes | the broker's view, or None if unknown |
+| `cancel_order(client_order_id)` | yes | idempotent: cancelling a finished order is not an error |
+| `cancel_all_orders()` | yes | returns the client ids it asked to cancel |
+| `get_fills(since_utc)` | yes | executions after a cursor, oldest first, stable ids |
+| `get_activities(since_utc)` | yes | non-fill cash activities (dividends, fees, deposits, ...) |
+| `get_clock()` | yes | market open flag and next open/close |
+| `get_latest_quotes(symbols)` | yes | latest bid/ask/last per symbol (missing symbols omitted) |
+| `get_recent_bars(symbols, since_utc)` | yes | completed 1-minute bars after `since_utc` |
+| `get_min_order_size(symbol)` | optional | default: 1 share, or 0.000001 where fractional |
+| `supports_fractional(symbol)` | optional | default: capability flag |
+| `is_tradable(symbol)` / `is_shortable(symbol)` | optional | default: True / capability flag |
+| `get_vix()` | optional | latest VIX value or None (CLOSE strategy gate) |
+| `self_check()` | optional | read-only health probe for launch checks |
+
+Adapters translate every SDK or HTTP error into the `tbot_bot.errors` tree at their edge:
+`AuthenticationError` (bad credentials), `NetworkError`/`RateLimitError` (timeouts, 5xx, 429),
+`OrderRejectedError`/`InsufficientFundsError` (the broker said no), `BrokerError` (other refusals).
+No vendor exception or raw payload travels past an adapter.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tbot_bot.broker.models import (
+    Account,
+    ActivityReport,
+    Capabilities,
+    FillReport,
+    MarketClock,
+    OrderReport,
+    OrderRequest,
+    Position,
+)
+from tbot_bot.market.bars import Bar, Quote
+
+ONE_SHARE = Decimal(1)
+SMALLEST_FRACTION = Decimal("0.000001")
+
+
+def self_check_result(
+    ok: bool, status: str, module: str, reason: str = "", hint: str = ""
+) -> dict[str, Any]:
+    """The self_check record of trading spec §8.3."""
+    return {"ok": ok, "status": status, "module": module, "reason": reason, "hint": hint}
+
+
+class Broker(ABC):
+    """One adapter instance trades one account. See the module docstring for the hook table."""
+
+    name: str = "BASE"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @abstractmethod
+    def capabilities(self) -> Capabilities:
+        raise NotImplementedError("Broker.capabilities")
+
+    @abstractmethod
+    def connect(self) -> None:
+        raise NotImplementedError("Broker.connect")
+
+    @abstractmethod
+    def close(self) -> None:
+        raise NotImplementedError("Broker.close")
+
+    # -- account state -----------------------------------------------------------------------
+    @abstractmethod
+    def get_account(self) -> Account:
+        raise NotImplementedError("Broker.get_account")
+
+    @abstractmethod
+    def get_positions(self) -> list[Position]:
+        raise NotImplementedError("Broker.get_positions")
+
+    @abstractmethod
+    def get_open_orders(self) -> list[OrderReport]:
+        raise NotImplementedError("Broker.get_open_orders")
+
+    # -- orders ------------------------------------------------------------------------------
+    @abstractmethod
+    def submit_order(self, request: OrderRequest) -> OrderReport:
+        raise NotImplementedError("Broker.submit_order")
+
+    @abstractmethod
+    def get_order_by_client_id(self, client_order_id: str) -> OrderReport | None:
+        raise NotImplementedError("Broker.get_order_by_client_id")
+
+    @abstractmethod
+    def cancel_order(self, client_order_id: str) -> None:
+        raise NotImplementedError("Broker.cancel_order")
+
+    @abstractmethod
+    def cancel_all_orders(self) -> list[str]:
+        raise NotImplementedError("Broker.cancel_all_orders")
+
+    # -- executions and activities -----------------------------------------------------------
+    @abstractmethod
+    def get_fills(self, since_utc: datetime | None = None) -> list[FillReport]:
+        raise NotImplementedError("Broker.get_fills")
+
+    @abstractmethod
+    def get_activities(self, since_utc: datetime | None = None) -> list[ActivityReport]:
+        raise NotImplementedError("Broker.get_activities")
+
+    # -- market data -------------------------------------------------------------------------
+    @abstractmethod
+    def get_clock(self) -> MarketClock:
+        raise NotImplementedError("Broker.get_clock")
+
+    @abstractmethod
+    def get_latest_quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
+        raise NotImplementedError("Broker.get_latest_quotes")
+
+    @abstractmethod
+    def get_recent_bars(self, symbols: Sequence[str], since_utc: datetime) -> dict[str, list[Bar]]:
+        raise NotImplementedError("Broker.get_recent_bars")
+
+    # -- optional hooks with safe defaults ---------------------------------------------------
+    def supports_fractional(self, symbol: str) -> bool:
+        return self.capabilities().fractional_shares
+
+    def get_min_order_size(self, symbol: str) -> Decimal:
+        return SMALLEST_FRACTION if self.supports_fractional(symbol) else ONE_SHARE
+
+    def is_tradable(self, symbol: str) -> bool:
+        return True
+
+    def is_shortable(self, symbol: str) -> bool:
+        return self.capabilities().short_selling
+
+    def get_vix(self) -> Decimal | None:
+        return None
+
+    def self_check(self) -> dict[str, Any]:
+        """Read-only probe: the account call must answer (trading spec §8.3)."""
+        module = f"broker:{self.name}"
+        try:
+            self.get_account()
+        except Exception as exc:  # noqa: BLE001 - a probe reports every failure, it never raises
+            return self_check_result(
+                False,
+                "unhealthy",
+                module,
+                type(exc).__name__,
+                "check the broker credentials and network",
+            )
+        return self_check_result(True, "ok", module)

@@ -1,0 +1,1 @@
+"""Runtime: CLI entry points, provisioning, supervisor, bot state, control flags, status."""

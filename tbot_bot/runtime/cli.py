@@ -1,0 +1,87 @@
+"""The `tbot` command (web_runtime §1.1). Each subcommand lives in a small module of its own.
+
+Exit codes: 0 success, 1 a check found problems, 2 bad input or configuration. Errors print one
+clear line naming what is wrong; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from tbot_bot import __version__
+from tbot_bot.errors import TbotError
+from tbot_bot.runtime import cli_config, cli_demo
+from tbot_bot.runtime.logging_setup import configure_console_logging
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _not_yet(issue: str) -> Handler:
+    def handler(args: argparse.Namespace) -> int:
+        sys.stderr.write(
+            f"tbot {args.command}: not available in this build yet ({issue} is open). "
+            "See README.md for what works today.\n"
+        )
+        return 2
+
+    return handler
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tbot", description="TradeBot v" + __version__)
+    parser.add_argument("--version", action="version", version=f"TradeBot {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", help="runtime home (default: $TBOT_HOME, else the checkout)")
+    common.add_argument(
+        "--log-level",
+        default="quiet",
+        choices=("quiet", "info", "verbose"),
+        help="console log level (JSON lines on stderr)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    cli_config.register(sub, common)
+    cli_demo.register(sub, common)
+    for name, issue, helptext in (
+        ("run", "the trading-day issue", "production entry point: supervisor, runner and web"),
+        ("bot", "the trading-day issue", "supervisor without the web child"),
+        ("web", "the web UI issue", "web UI only (waitress)"),
+        ("backtest", "the backtest issue", "replay history through the session runner"),
+        ("universe", "the universe issue", "symbol universe: show | build | status"),
+        ("ledger", "the accounting issue", "ledger: verify | export | sync | opening-balance"),
+        ("start", "the trading-day issue", "write the start flag"),
+        ("stop", "the trading-day issue", "write the stop flag"),
+        ("kill", "the trading-day issue", "write the kill flag"),
+        ("status", "the trading-day issue", "print the redacted status.json"),
+    ):
+        cmd = sub.add_parser(name, parents=[common], help=helptext)
+        cmd.add_argument("rest", nargs=argparse.REMAINDER)
+        cmd.set_defaults(handler=_not_yet(issue))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_console_logging(args.log_level)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except TbotError as exc:
+        problems = getattr(exc, "problems", None) or [str(exc)]
+        if len(problems) == 1:
+            sys.stderr.write(f"tbot {args.command}: {type(exc).__name__}: {problems[0]}\n")
+        else:
+            sys.stderr.write(
+                f"tbot {args.command}: {type(exc).__name__}: {len(problems)} problems\n"
+            )
+            for problem in problems:
+                sys.stderr.write(f"  - {problem}\n")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
