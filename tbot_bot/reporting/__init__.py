@@ -1,0 +1,1 @@
+"""Per-bot outputs: strategy logs, unresolved orders, tracebacks, trade history, daily summary."""

@@ -1,0 +1,1 @@
+"""Strategy signal logic: pure functions of bars, quotes and parameters (trading spec §2)."""

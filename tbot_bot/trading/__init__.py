@@ -1,0 +1,1 @@
+"""Trading: session runner, risk gate, sizing, trailing stops, kill switch, order journal."""
