@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tbot_bot.strategy.base import Direction, MarketInputs
+from tbot_bot.strategy.base import Direction, MarketInputs, SymbolTape
 from tbot_bot.strategy.strategy_close import CloseParams, CloseStrategy
 from tbot_bot.test.fakes.bars import at_minute, bar, tape_of
 
@@ -17,7 +17,7 @@ def _close(fail_open: bool = False) -> CloseStrategy:
     return CloseStrategy(CloseParams(True, D(15), D("0.995"), D("0.10"), fail_open))
 
 
-def _tape(hod: str, lod: str):  # type: ignore[no-untyped-def]
+def _tape(hod: str, lod: str) -> SymbolTape:
     return tape_of(
         [bar(0, hod, hod, hod, hod), bar(1, lod, lod, lod, lod), bar(2, lod, hod, lod, lod)]
     )

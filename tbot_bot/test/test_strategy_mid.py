@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tbot_bot.strategy.base import Direction, ExitReason, MarketInputs
+from tbot_bot.strategy.base import Direction, ExitReason, MarketInputs, SymbolTape
 from tbot_bot.strategy.indicators import session_vwap
 from tbot_bot.strategy.strategy_mid import MidParams, MidStrategy
 from tbot_bot.test.fakes.bars import at_minute, bar, flat_bars, tape_of
@@ -16,7 +16,7 @@ def _mid(fail_open: bool = False) -> MidStrategy:
     return MidStrategy(MidParams(True, D("0.02"), D(25), fail_open))
 
 
-def _ranging_tape():  # type: ignore[no-untyped-def]
+def _ranging_tape() -> SymbolTape:
     """150 minutes oscillating around 40.00: VWAP 40, low ADX, tight bands."""
     bars = []
     for i in range(150):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tbot_bot.strategy.base import Direction, MarketInputs
+from tbot_bot.strategy.base import Direction, MarketInputs, SymbolTape
 from tbot_bot.strategy.strategy_open import OpenParams, OpenStrategy
 from tbot_bot.test.fakes.bars import at_minute, bar, tape_of
 
@@ -15,7 +15,7 @@ def _strategy(buffer: str = "0.02", enabled: bool = True) -> OpenStrategy:
     return OpenStrategy(OpenParams(enabled, D(buffer), at_minute(0), at_minute(20)))
 
 
-def _range_tape():  # type: ignore[no-untyped-def]
+def _range_tape() -> SymbolTape:
     # Range 50.00-51.00 in the analysis window; a later bar outside the window must not count.
     bars = [
         bar(0, "50.50", "51.00", "50.20", "50.60"),
@@ -28,10 +28,9 @@ def _range_tape():  # type: ignore[no-untyped-def]
 
 def test_long_above_range_high_plus_buffer() -> None:
     tape = _range_tape()
-    assert (
-        _strategy().signal(tape, MarketInputs(at_minute(22), D("52.03"))).signal.direction
-        is Direction.LONG
-    )
+    hit = _strategy().signal(tape, MarketInputs(at_minute(22), D("52.03"))).signal
+    assert hit is not None
+    assert hit.direction is Direction.LONG
     none = _strategy().signal(tape, MarketInputs(at_minute(22), D("52.02")))
     assert none.signal is None
     assert none.reason == "no_signal"

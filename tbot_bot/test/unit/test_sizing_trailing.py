@@ -7,14 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from tbot_bot.trading.sizing import put_contracts, session_budget, share_quantity
+from tbot_bot.trading.sizing import SessionBudget, put_contracts, session_budget, share_quantity
 from tbot_bot.trading.trailing import TrailingStopState, base_trail_pct, effective_pct
 
 D = Decimal
 WEIGHTS = (D("0.4"), D("0.2"), D("0.2"), D("0.2"))
 
 
-def _budget(defense: bool = False, total: str = "0.02", equity: str = "10000.00"):  # type: ignore[no-untyped-def]
+def _budget(defense: bool = False, total: str = "0.02", equity: str = "10000.00") -> SessionBudget:
     return session_budget(
         D("2500.00"),
         D(equity),
