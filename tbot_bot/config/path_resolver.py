@@ -57,6 +57,17 @@ STRATEGY_LOGS: tuple[str, ...] = (
 )
 LEDGER_KINDS: dict[str, str] = {"coa": "COA", "ledger": "ledger", "float": "FLOAT_ledger"}
 CONTROL_FLAGS: tuple[str, ...] = ("control_start.flag", "control_stop.flag", "control_kill.flag")
+# Symbol universe files in `output/screeners/` (trading spec §10).
+SCREENER_FILES: tuple[str, ...] = (
+    "symbol_universe.json",
+    "symbol_universe.symbols_raw.json",
+    "symbol_universe.unfiltered.json",
+    "symbol_universe.partial.json",
+    "universe_build.failed",
+    "universe_build.checkpoint.ndjson",
+    "universe_ops.log",
+    "blocklist_ops.log",
+)
 
 
 def safe_component(name: str, what: str = "path component") -> str:
@@ -155,6 +166,18 @@ class RuntimePaths:
     def ledger_snapshots_dir(self) -> Path:
         return self.backups_dir / "ledger_snapshots"
 
+    def ledger_snapshot_file(self, identity: str, kind: str, stamp: str, sync_run_id: str) -> Path:
+        """`{ID}_BOT_{COA|ledger|FLOAT_ledger}_{YYYYMMDDTHHMMSSsssZ}_{sync_run_id}.db` (§8.4)."""
+        if kind not in LEDGER_KINDS:
+            raise PathError(f"unknown ledger kind {kind!r}; known: {', '.join(LEDGER_KINDS)}")
+        if not re.fullmatch(r"\d{8}T\d{9}Z", stamp):
+            raise PathError(f"snapshot stamp {stamp!r} must be YYYYMMDDTHHMMSSsssZ")
+        name = (
+            f"{validate_identity_string(identity)}_BOT_{LEDGER_KINDS[kind]}_{stamp}_"
+            f"{safe_component(sync_run_id, 'sync run id')}.db"
+        )
+        return self.ledger_snapshots_dir / name
+
     def key_file(self, category: str) -> Path:
         if category not in KEY_CATEGORIES:
             raise PathError(
@@ -205,6 +228,11 @@ class RuntimePaths:
     def requests_dir(self) -> Path:
         return self.control_dir / "requests"
 
+    def request_file(self, request_id: str, *, result: bool = False) -> Path:
+        """`control/requests/<id>.json` or its answer `<id>.result.json`."""
+        stem = safe_component(request_id, "request id")
+        return self.requests_dir / (f"{stem}.result.json" if result else f"{stem}.json")
+
     @property
     def locks_dir(self) -> Path:
         return self.control_dir / "locks"
@@ -225,6 +253,10 @@ class RuntimePaths:
     def status_dir(self) -> Path:
         return self.output_dir / "status"
 
+    def status_file(self, name: str) -> Path:
+        """A file in `output/status/` (status.json, positions.json, <component>.json, ...)."""
+        return self.status_dir / safe_component(name, "status file name")
+
     @property
     def global_logs_dir(self) -> Path:
         return self.output_dir / "logs"
@@ -235,6 +267,12 @@ class RuntimePaths:
     @property
     def screeners_dir(self) -> Path:
         return self.output_dir / "screeners"
+
+    def screener_file(self, name: str) -> Path:
+        """One symbol-universe file (`SCREENER_FILES`) in `output/screeners/`."""
+        if name not in SCREENER_FILES:
+            raise PathError(f"unknown screener file {name!r}; known: {', '.join(SCREENER_FILES)}")
+        return self.screeners_dir / name
 
     @property
     def state_dir(self) -> Path:

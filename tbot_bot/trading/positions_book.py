@@ -37,6 +37,7 @@ class StrategyPosition:
     last_price: Decimal | None = None
     exit_reason: str | None = None
     fill_ids: set[str] = field(default_factory=set)
+    exit_order_ids: list[str] = field(default_factory=list)  # exit attempts, oldest first
 
     @property
     def avg_entry(self) -> Decimal | None:

@@ -1,0 +1,344 @@
+"""One trading day: plan, phases in order, halts, summaries (trading spec §1, §7.3, §9).
+
+The day runner owns the order manager, the fill router and the kill switch for one date, runs
+every strategy phase through the same `SessionRunner`, skips what the run gate refuses (with the
+reason recorded in the state database), and rewrites the daily summary after each phase. The
+production supervisor, the demo and the backtester all call `DayRunner.run()`; only the clock,
+the broker and the output folder differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tbot_bot.broker.base import Broker
+from tbot_bot.clock import Clock, iso_utc
+from tbot_bot.config import error_handler_bot
+from tbot_bot.config.audit import audit_event
+from tbot_bot.config.path_resolver import BotOutputs, RuntimePaths
+from tbot_bot.errors import TbotError
+from tbot_bot.market.day_plan import DayPlan, PhasePlan, late_start_decision
+from tbot_bot.reporting.bot_logs import BotLogs
+from tbot_bot.reporting.daily_summary import build_summary, percentiles, write_summary
+from tbot_bot.reporting.trade_history import TradeHistory
+from tbot_bot.strategy.base import Strategy
+from tbot_bot.trading.fills import FillRouter, write_trade_record
+from tbot_bot.trading.kill_switch import KillSwitch
+from tbot_bot.trading.order_journal import OrderJournal
+from tbot_bot.trading.order_manager import OrderManager
+from tbot_bot.trading.runner_context import DayContext, FillSink, StateSink, TickHook
+from tbot_bot.trading.runner_state import FINISHED, RunnerState
+from tbot_bot.trading.session_runner import Ranker, SessionRunner, request_kill_flag
+from tbot_bot.trading.state_db import connect
+
+logger = logging.getLogger(__name__)
+StrategyFactory = Callable[[str, PhasePlan], Strategy]
+UniverseHook = Callable[[datetime], None]
+
+
+@dataclass
+class DayResult:
+    trading_date: str
+    phases: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DayRunner:
+    """Runs one `DayPlan` end to end."""
+
+    settings: Any
+    identity: str
+    bot_id: str
+    paths: RuntimePaths
+    outputs: BotOutputs
+    broker: Broker
+    clock: Clock
+    plan: DayPlan
+    strategies: StrategyFactory
+    ranker: Ranker
+    universe: list[dict[str, Any]]
+    state_db_path: Any = None
+    fill_sink: FillSink | None = None
+    state_sink: StateSink | None = None
+    on_tick: TickHook | None = None
+    universe_hook: UniverseHook | None = None
+    read_flags: bool = True
+    grace_min: int = 2
+
+    def run(self) -> DayResult:
+        ctx = self._context()
+        result = DayResult(self.plan.trading_date.isoformat())
+        try:
+            self._startup(ctx)
+            for phase in self.plan.phases:
+                status, reason = self._run_phase(ctx, phase)
+                result.phases[phase.name] = (status, reason)
+                self._write_summary(ctx, final=False)
+            result.summary = self._write_summary(ctx, final=True)
+        finally:
+            ctx.orders.journal.close()
+        return result
+
+    # -- set-up -----------------------------------------------------------------------------
+    def _context(self) -> DayContext:
+        conn = connect(self.state_db_path or self.paths.state_db(self.identity))
+        journal = OrderJournal(conn, self.clock)
+        logs = BotLogs(self.outputs, self.settings.LOG_FORMAT)
+        logs.touch_all()
+        orders = OrderManager(
+            self.broker,
+            journal,
+            self.clock,
+            retry_limit=int(self.settings.API_RETRY_LIMIT),
+            unresolved_sink=logs.unresolved,
+        )
+        assert self.plan.session_open_utc is not None  # noqa: S101 - trading days have bounds
+        assert self.plan.session_close_utc is not None  # noqa: S101
+        ctx = DayContext(
+            settings=self.settings,
+            bot_id=self.bot_id,
+            identity=self.identity,
+            broker_name=self.broker.name,
+            trading_date=self.plan.trading_date,
+            session_open_utc=self.plan.session_open_utc,
+            session_close_utc=self.plan.session_close_utc,
+            clock=self.clock,
+            broker=self.broker,
+            orders=orders,
+            state=RunnerState(conn),
+            paths=self.paths,
+            outputs=self.outputs,
+            logs=logs,
+            trades=TradeHistory(self.outputs),
+            fill_sink=self.fill_sink,
+            state_sink=self.state_sink,
+            on_tick=self.on_tick,
+            universe=self.universe,
+            read_flags=self.read_flags,
+        )
+        router = FillRouter(ctx, on_kill_switch=lambda reason: self._halt(ctx, reason))
+        orders.on_fill(router)
+        return ctx
+
+    def _startup(self, ctx: DayContext) -> None:
+        """Reconcile the journal with the broker and pick up a persisted HALTED state."""
+        resolved, still = ctx.orders.recover()
+        if resolved or still:
+            logger.info("startup recovery: resolved %s, still unresolved %s", resolved, still)
+        if ctx.state.open_halt() is not None:
+            ctx.halted = True
+
+    # -- phases -----------------------------------------------------------------------------
+    def _run_phase(self, ctx: DayContext, phase: PhasePlan) -> tuple[str, str | None]:
+        record = ctx.state.phases(ctx.trading_date).get(phase.name)
+        if record is not None and record.status in FINISHED:
+            return record.status, record.reason  # finished phases never rerun
+        resume = record is not None and record.status == "running"
+        if phase.status == "skipped":
+            return self._finish(ctx, phase, "skipped", phase.skip_reason)
+        if not phase.is_strategy:
+            return self._run_other(ctx, phase)
+        if not resume:
+            decision = late_start_decision(phase, self.clock.now_utc(), self.grace_min)
+            if decision == "skip":
+                return self._finish(ctx, phase, "skipped", "missed_start")
+            if decision == "wait":
+                self.clock.sleep_until(phase.start_utc)
+        refusal = self._run_gate(ctx, phase)
+        if refusal is not None:
+            return self._finish(ctx, phase, "skipped", refusal)
+        strategy = self.strategies(phase.name, phase)
+        check = strategy.self_check()
+        if check["status"] != "ok":
+            reason = "disabled" if check["status"] == "disabled" else "self_check_failed"
+            return self._finish(ctx, phase, "skipped", reason)
+        self._ensure_kill_switch(ctx)
+        ctx.state.set_phase(
+            ctx.trading_date,
+            phase.name,
+            "running",
+            self.clock.now_utc(),
+            scheduled_start=phase.start_utc,
+            started=self.clock.now_utc(),
+        )
+        try:
+            outcome = SessionRunner(
+                ctx,
+                strategy,
+                phase,
+                self.ranker,
+                halt=lambda reason: self._halt(ctx, reason),
+                resume=resume,
+            ).run()
+        except TbotError as exc:
+            error_handler_bot.handle(exc, __name__, strategy=phase.name, broker=self.broker.name)
+            ctx.counters.errors += 1
+            return self._finish(ctx, phase, "failed", type(exc).__name__)
+        if ctx.halted:
+            ctx.set_bot_state("shutdown_triggered", "HALTED")
+        elif ctx.stopped:
+            ctx.set_bot_state("stopped", "stop flag")
+        else:
+            ctx.set_bot_state("running", f"{phase.name} done")
+        return self._finish(ctx, phase, outcome.status, outcome.reason)
+
+    def _run_gate(self, ctx: DayContext, phase: PhasePlan) -> str | None:
+        s = self.settings
+        if phase.name not in s.STRATEGY_SEQUENCE:
+            return "not_in_strategy_sequence"
+        if not s.strategy_enabled(phase.name):
+            return "disabled"
+        if s.STRATEGY_OVERRIDE and phase.name != s.STRATEGY_OVERRIDE:
+            return "strategy_override"
+        if s.DISABLE_ALL_TRADES:
+            return "trades_disabled"
+        if ctx.halted:
+            return "halted"
+        if ctx.stopped:
+            return "stopped"
+        if ctx.ledger_locked:
+            return "ledger_locked"
+        if not ctx.universe:
+            return "universe_empty"
+        return None
+
+    def _run_other(self, ctx: DayContext, phase: PhasePlan) -> tuple[str, str | None]:
+        if phase.name == "universe" and self.universe_hook is not None:
+            if self.clock.now_utc() < phase.start_utc:
+                self.clock.sleep_until(phase.start_utc)
+            ctx.set_bot_state("analyzing", "universe build")
+            self.universe_hook(self.clock.now_utc())
+            ctx.set_bot_state("idle", "universe build done")
+            return self._finish(ctx, phase, "done", None)
+        return self._finish(ctx, phase, "skipped", "not_scheduled_here")
+
+    def _finish(
+        self, ctx: DayContext, phase: PhasePlan, status: str, reason: str | None
+    ) -> tuple[str, str | None]:
+        now = self.clock.now_utc()
+        ctx.state.set_phase(
+            ctx.trading_date,
+            phase.name,
+            status,
+            now,
+            reason=reason,
+            scheduled_start=phase.start_utc,
+            ended=now,
+        )
+        return status, reason
+
+    # -- kill switch and HALTED ------------------------------------------------------------------
+    def _ensure_kill_switch(self, ctx: DayContext) -> None:
+        if ctx.kill_switch is not None:
+            return
+        account = ctx.orders.read(ctx.broker.get_account, "get_account")
+        ctx.counters.float_at_start = account.cash
+        ctx.kill_switch = KillSwitch(account.cash, self.settings.DAILY_LOSS_LIMIT)
+
+    def _halt(self, ctx: DayContext, reason: str) -> None:
+        """HALTED: no new entries, cancel everything, the phase flattens; persists until reset."""
+        if ctx.halted:
+            return
+        ctx.halted = True
+        now = self.clock.now_utc()
+        ctx.set_bot_state("emergency_closing_positions", reason)
+        day_pnl = ctx.positions.day_pnl()
+        threshold = ctx.kill_switch.threshold if ctx.kill_switch else None
+        ctx.state.record_halt(ctx.trading_date, now, reason, day_pnl, threshold)
+        ctx.counters.kill_switch_tripped = True
+        ctx.counters.tripped_utc = iso_utc(now)
+        ctx.counters.halt_reason = reason
+        ctx.orders.cancel_all()
+        if reason != "kill_flag":
+            request_kill_flag(ctx, reason)
+        if self.read_flags:
+            audit_event(
+                self.paths,
+                "kill_switch_triggered",
+                f"HALTED: {reason}",
+                level="critical",
+                actor="runner",
+                module=__name__,
+                day_pnl=str(day_pnl),
+                threshold=str(threshold),
+            )
+
+    # -- summary ------------------------------------------------------------------------------
+    def _write_summary(self, ctx: DayContext, *, final: bool) -> dict[str, Any]:
+        now = self.clock.now_utc()
+        records = ctx.state.phases(ctx.trading_date)
+        phases = []
+        for phase in self.plan.phases:
+            rec = records.get(phase.name)
+            phases.append(
+                {
+                    "phase": phase.name,
+                    "scheduled_start_utc": iso_utc(phase.start_utc),
+                    "actual_start_utc": rec.actual_start_utc if rec else None,
+                    "end_utc": rec.end_utc if rec else None,
+                    "status": rec.status if rec else phase.status,
+                    "reason": rec.reason if rec else phase.skip_reason,
+                }
+            )
+        for position in ctx.positions.positions.values():
+            if position.entry_qty == 0 and position.exit_qty == 0:
+                continue
+            write_trade_record(ctx, position, status="closed" if not position.is_open else "open")
+        counters = ctx.counters
+        open_positions = [
+            {"symbol": p.symbol, "qty": str(p.qty), "strategy": p.strategy}
+            for p in ctx.positions.open_positions()
+        ]
+        fees = sum((p.fees for p in ctx.positions.positions.values()), Decimal(0))
+        unrealized = sum((p.unrealized() for p in ctx.positions.open_positions()), Decimal(0))
+        summary = build_summary(
+            {
+                "bot_identity": self.identity,
+                "trading_date": ctx.trading_date.isoformat(),
+                "generated_utc": iso_utc(now),
+                "final": final,
+                "session": {
+                    "open_utc": iso_utc(ctx.session_open_utc),
+                    "close_utc": iso_utc(ctx.session_close_utc),
+                    "early_close": self.plan.early_close,
+                },
+                "phases": phases,
+                "strategies": {
+                    name: stats.to_json() for name, stats in sorted(counters.strategies.items())
+                },
+                "totals": {
+                    "trades": sum(1 for p in ctx.positions.positions.values() if p.entry_qty > 0),
+                    "realized_pnl": ctx.positions.realized_net(),
+                    "unrealized_pnl_at_close": unrealized,
+                    "fees": fees,
+                    "float_at_start": counters.float_at_start,
+                    "daily_loss_threshold": ctx.kill_switch.threshold if ctx.kill_switch else None,
+                },
+                "latency_ms": {
+                    "signal_to_submit": percentiles(counters.signal_to_submit_ms),
+                    "submit_to_fill": percentiles(counters.submit_to_fill_ms),
+                },
+                "risk_triggers": {
+                    "kill_switch_tripped": counters.kill_switch_tripped,
+                    "tripped_utc": counters.tripped_utc,
+                    "reason": counters.halt_reason,
+                    "watchdog_suspensions": counters.watchdog_suspensions,
+                    "stop_pressed": counters.stop_pressed,
+                },
+                "errors": counters.errors,
+                "unresolved_orders": counters.unresolved_orders,
+                "open_positions_at_close": open_positions,
+                "bot_state_at_close": "shutdown_triggered"
+                if ctx.halted
+                else ("stopped" if ctx.stopped else "idle"),
+            }
+        )
+        write_summary(self.outputs, summary)
+        ctx.state.save_summary(ctx.trading_date, summary, final)
+        return summary

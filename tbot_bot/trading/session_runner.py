@@ -1,0 +1,316 @@
+"""One session runner for OPEN, MID and CLOSE (trading spec §1, §3, §6, §8.1).
+
+analysis [s, s+A) observe only -> pool frozen at the end of analysis -> entry [s+A, s+A+B) ->
+monitoring until the hard exit at s+A+B+M -> cancel, flatten, verify flat. The runner ticks at
+every bar end (and at each window boundary), polls the control flags on every tick, follows fills
+and timeouts, and manages exits. Decision: the pool is formed at the end of the analysis window,
+not at its first second, because OPEN's gap and relative volume need the first bars of the day;
+the tapes are backfilled from the regular open, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tbot_bot.clock import iso_utc
+from tbot_bot.errors import NetworkError
+from tbot_bot.market.bars import Quote
+from tbot_bot.market.day_plan import PhasePlan
+from tbot_bot.runtime.control_flags import pending_flags, write_flag
+from tbot_bot.strategy.base import Strategy, SymbolTape
+from tbot_bot.trading.entries import EntryDesk
+from tbot_bot.trading.exits import ExitManager, wait_step
+from tbot_bot.trading.pool import (
+    MarketSnapshot,
+    PoolMember,
+    build_tapes,
+    members_from_ranking,
+    snapshot_fields,
+)
+from tbot_bot.trading.risk_gate import GateLimits
+from tbot_bot.trading.runner_context import DayContext
+from tbot_bot.trading.sizing import budget_from_settings
+
+logger = logging.getLogger(__name__)
+LETTERS = {"open": "O", "mid": "M", "close": "C"}
+Ranker = Callable[..., list[Any]]
+FLATTEN_WAIT_MINUTES = 5
+
+
+@dataclass(frozen=True)
+class PhaseOutcome:
+    status: str  # done | skipped | failed | aborted
+    reason: str | None = None
+
+
+class SessionRunner:
+    """Runs one strategy phase of one trading day."""
+
+    def __init__(
+        self,
+        ctx: DayContext,
+        strategy: Strategy,
+        plan: PhasePlan,
+        ranker: Ranker,
+        *,
+        halt: Callable[[str], None],
+        resume: bool = False,
+    ) -> None:
+        self.ctx = ctx
+        self.strategy = strategy
+        self.plan = plan
+        self.ranker = ranker
+        self.halt = halt
+        self.resume = resume
+        self.name = strategy.name
+        self.session_id = f"{ctx.yyyymmdd}-{self.name.upper()}"
+        self.pool: list[PoolMember] | None = None
+        self.tapes: dict[str, SymbolTape] = {}
+        self.settings = ctx.settings
+        self.exits = ExitManager(
+            ctx,
+            strategy,
+            LETTERS[self.name],
+            self.session_id,
+            self.settings.trail_pct(self.name),
+            plan.tightening_from_utc,
+            self.settings.TRAIL_TIGHTENING_FACTOR,
+        )
+        self.desk: EntryDesk | None = None
+        self._bars_seen: dict[str, datetime] = {}
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self) -> PhaseOutcome:
+        ctx, plan = self.ctx, self.plan
+        assert plan.analysis_end_utc is not None  # noqa: S101 - strategy phases have windows
+        assert plan.entry_end_utc is not None  # noqa: S101
+        account = ctx.orders.read(ctx.broker.get_account, "get_account")
+        budget = budget_from_settings(account.cash, account.equity, self.settings)
+        if ctx.counters.float_at_start is None:
+            ctx.counters.float_at_start = account.cash
+        self.desk = EntryDesk(
+            ctx,
+            self.strategy,
+            LETTERS[self.name],
+            self.session_id,
+            budget,
+            GateLimits.from_settings(self.settings),
+            self.exits,
+        )
+        self.desk.stats.budget = budget.budget
+        aborted: str | None = None
+        for tick in self._ticks():
+            ctx.clock.sleep_until(tick)
+            aborted = self._controls(tick)
+            if aborted:
+                break
+            self._broker_work()
+            if tick < plan.analysis_end_utc:
+                ctx.set_bot_state("analyzing", f"{self.name} analysis")
+                continue
+            if self.pool is None:
+                self._form_pool(tick)
+            quotes, vix = self._market(tick)
+            self.desk.follow_pending(tick)
+            if tick < plan.entry_end_utc and not self.resume and not ctx.stopped:
+                ctx.set_bot_state("trading", f"{self.name} entry window")
+                self.desk.tick(tick, self.pool or [], quotes, vix, self._live_open_positions())
+            else:
+                if tick == plan.entry_end_utc:
+                    self.desk.close_window(tick)
+                ctx.set_bot_state("monitoring", f"{self.name} monitoring")
+            self.exits.manage(tick, quotes, self.tapes, vix)
+            self.exits.resend_dead_exits(tick)
+            if ctx.on_tick is not None:
+                ctx.on_tick(tick)
+        self._hard_exit("kill" if ctx.halted else ("manual" if ctx.stopped else "timeout"))
+        if aborted:
+            return PhaseOutcome("aborted", aborted)
+        return PhaseOutcome("done")
+
+    def _ticks(self) -> list[datetime]:
+        """Every minute boundary in [start, hard exit) plus the window boundaries, in order."""
+        plan = self.plan
+        assert plan.hard_exit_utc is not None  # noqa: S101
+        start = max(plan.start_utc, self.ctx.clock.now_utc())
+        first = start.replace(second=0, microsecond=0)
+        instants = {
+            first + timedelta(minutes=i)
+            for i in range(int((plan.hard_exit_utc - first).total_seconds() // 60) + 1)
+        }
+        instants |= {
+            t
+            for t in (plan.analysis_end_utc, plan.entry_end_utc, plan.tightening_from_utc)
+            if t is not None
+        }
+        return sorted(t for t in instants if start <= t < plan.hard_exit_utc)
+
+    # -- controls: flags, kill switch -----------------------------------------------------------
+    def _controls(self, now: datetime) -> str | None:
+        ctx = self.ctx
+        if ctx.read_flags:
+            flags = pending_flags(ctx.paths)
+            if flags.get("kill") is not None and not ctx.halted:
+                self.halt("kill_flag")
+            if flags.get("stop") is not None and not ctx.stopped:
+                ctx.stopped = True
+                ctx.counters.stop_pressed = True
+                self._on_stop(now)
+        if ctx.halted:
+            return "halted"
+        if ctx.stopped and self.settings.STOP_FLATTEN_MODE == "immediate":
+            return "stopped"
+        return None
+
+    def _on_stop(self, now: datetime) -> None:
+        self.ctx.set_bot_state("graceful_closing_positions", "stop flag")
+        if self.desk is not None:
+            self.desk.cancel_working_entries()
+        if self.settings.STOP_FLATTEN_MODE == "immediate":
+            self.exits.flatten_all("manual", now)
+
+    # -- broker and market data ---------------------------------------------------------------
+    def _broker_work(self) -> None:
+        try:
+            self.ctx.orders.poll_fills()
+            self.ctx.orders.resolve_unresolved()
+        except NetworkError as exc:
+            logger.warning("broker poll failed: %s", exc)
+
+    def _symbols(self) -> list[str]:
+        held = {t.position.symbol for t in self.exits.open_tracked()}
+        held |= {t.position.target_symbol for t in self.exits.open_tracked()}
+        pool = {m.symbol for m in self.pool or []}
+        return sorted(pool | held)
+
+    def _market(self, now: datetime) -> tuple[dict[str, Quote], Decimal | None]:
+        symbols = self._symbols()
+        try:
+            quotes = self.ctx.broker.get_latest_quotes(symbols) if symbols else {}
+            self._extend_tapes(symbols)
+            vix = self.ctx.broker.get_vix()
+        except NetworkError as exc:
+            logger.warning("market data failed at %s: %s", iso_utc(now), exc)
+            return {}, None
+        return quotes, vix
+
+    def _extend_tapes(self, symbols: Sequence[str]) -> None:
+        wanted = [s for s in symbols if s in self.tapes]
+        if not wanted:
+            return
+        since = min(self._bars_seen.get(s, self.ctx.session_open_utc) for s in wanted)
+        for symbol, bars in self.ctx.broker.get_recent_bars(wanted, since).items():
+            tape = self.tapes[symbol]
+            for bar in bars:
+                tape.add(bar)
+            if tape.last is not None:
+                self._bars_seen[symbol] = tape.last.ts_utc
+
+    def _live_open_positions(self) -> int:
+        """Strategy positions counted from live broker positions (never a local counter alone)."""
+        ours = {p.symbol for p in self.ctx.positions.open_positions()}
+        if not ours:
+            return 0
+        positions = self.ctx.orders.read(self.ctx.broker.get_positions, "get_positions")
+        return sum(1 for p in positions if p.symbol in ours and p.qty != 0)
+
+    # -- pool ---------------------------------------------------------------------------------
+    def _form_pool(self, now: datetime) -> None:
+        assert self.desk is not None  # noqa: S101
+        ctx = self.ctx
+        records = {str(r["symbol"]): r for r in ctx.universe}
+        symbols = sorted(records)
+        bars = ctx.broker.get_recent_bars(symbols, ctx.session_open_utc) if symbols else {}
+        quotes = ctx.broker.get_latest_quotes(symbols) if symbols else {}
+        tapes = build_tapes(bars, ctx.session_open_utc)
+        snapshots = [
+            snapshot_fields(MarketSnapshot(s, bars[s], quotes.get(s), records[s]), tapes[s])
+            for s in symbols
+            if bars.get(s)
+        ]
+        size = int(self.settings.MAX_TRADES) * int(self.settings.CANDIDATE_MULTIPLIER)
+        ranked = self.ranker(self.name, snapshots, pool_size=size, settings=self.settings)
+        self.pool = members_from_ranking(ranked, tapes, records)
+        self.tapes = {m.symbol: tapes[m.symbol] for m in self.pool if m.symbol in tapes}
+        for symbol, tape in self.tapes.items():
+            if tape.last is not None:
+                self._bars_seen[symbol] = tape.last.ts_utc
+        self.desk.stats.pool_size = len(self.pool)
+        for member in self.pool:
+            self._eligibility(now, member)
+        self.desk.stats.eligible = sum(m.eligible for m in self.pool)
+        if not self.pool:
+            self.desk.log(now, None, "eligibility", "block", "empty_pool")
+
+    def _eligibility(self, now: datetime, member: PoolMember) -> None:
+        broker = self.ctx.broker
+        if not broker.is_tradable(member.symbol):
+            member.eligible, member.ineligible_reason = False, "not_tradable"
+        holdings = getattr(self.settings, "HOLDINGS_ETF_LIST", None) or ()
+        if member.symbol in holdings:
+            member.eligible, member.ineligible_reason = False, "holdings_symbol"
+        outcome = "pass" if member.eligible else "block"
+        reason = member.ineligible_reason or "eligible"
+        if member.eligible and not (
+            self.settings.FRACTIONAL and broker.supports_fractional(member.symbol)
+        ):
+            reason = "no_fractional"  # whole shares only: noted, not a rejection
+        self.desk_log(now, member, outcome, reason, member.fitness)
+
+    def desk_log(
+        self, now: datetime, member: PoolMember, outcome: str, reason: str, fitness: Decimal
+    ) -> None:
+        assert self.desk is not None  # noqa: S101
+        self.desk.log(
+            now,
+            member,
+            "eligibility",
+            outcome,
+            reason,
+            phase="analysis",
+            detail={
+                "fitness": str(fitness),
+                **{k: str(v) for k, v in member.record.items() if k in ("sector", "marketCap")},
+            },
+        )
+
+    # -- hard exit ----------------------------------------------------------------------------
+    def _hard_exit(self, reason: str) -> None:
+        """Cancel the phase's open orders, close what is left, verify flat with the broker."""
+        ctx = self.ctx
+        now = ctx.clock.now_utc()
+        hard_exit = self.plan.hard_exit_utc or now
+        if now < hard_exit and not (ctx.halted or ctx.stopped):
+            ctx.clock.sleep_until(hard_exit)
+            now = hard_exit
+        ctx.set_bot_state("trading", f"{self.name} hard exit")
+        self._broker_work()
+        if self.desk is not None:
+            self.desk.follow_pending(now)
+            self.desk.cancel_working_entries()
+            self.desk.follow_pending(now)
+        self.exits.flatten_all(reason, now)
+        leftovers = self.exits.unflat_symbols()
+        for _ in range(FLATTEN_WAIT_MINUTES):
+            if not leftovers and not self.exits.open_tracked():
+                break
+            now = wait_step(now)
+            ctx.clock.sleep_until(now)
+            self._broker_work()
+            self.exits.resend_dead_exits(now)
+            leftovers = self.exits.unflat_symbols()
+        if leftovers:
+            self.exits.report_unflat(now, leftovers)
+
+
+def request_kill_flag(ctx: DayContext, reason: str) -> None:
+    """The kill switch writes the same flag a user would (trading spec §7.3)."""
+    if ctx.read_flags:
+        write_flag(
+            ctx.paths, "kill", requested_by="runner:kill_switch", reason=reason, clock=ctx.clock
+        )
