@@ -25,6 +25,9 @@
 Adapters translate every SDK or HTTP error into the `tbot_bot.errors` tree at their edge:
 `AuthenticationError` (bad credentials), `NetworkError`/`RateLimitError` (timeouts, 5xx, 429),
 `OrderRejectedError`/`InsufficientFundsError` (the broker said no), `BrokerError` (other refusals).
+A submit the broker refuses because it already holds an order with that client order id (e.g.
+Alpaca's 422 "client_order_id must be unique" after its own retry of a 504) raises
+`DuplicateClientOrderIdError`: the order manager then looks the order up, it never resubmits.
 No vendor exception or raw payload travels past an adapter.
 """
 
@@ -46,7 +49,15 @@ from tbot_bot.broker.models import (
     OrderRequest,
     Position,
 )
+from tbot_bot.errors import BrokerError
 from tbot_bot.market.bars import Bar, Quote
+
+
+class DuplicateClientOrderIdError(BrokerError):
+    """The broker already holds an order with this client order id: the submit may have landed
+    earlier (a lost answer, an SDK retry). The order manager looks the order up and adopts it;
+    it never sends the intent again."""
+
 
 ONE_SHARE = Decimal(1)
 SMALLEST_FRACTION = Decimal("0.000001")

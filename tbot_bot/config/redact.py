@@ -41,8 +41,23 @@ def register_secrets_in(mapping: Mapping[str, Any]) -> None:
             register_secret(value)
 
 
+# Field names the pattern would catch but that never hold a secret: a trading session id such as
+# `20250715-OPEN`, the phase name of a log line, session counts and bounds.
+NON_SECRET_KEYS = frozenset(
+    {
+        "session_id",
+        "session",
+        "sessions",
+        "session_open_utc",
+        "session_close_utc",
+        "sessions_since_build",
+        "early_close_session",
+    }
+)
+
+
 def is_secret_key(key: str) -> bool:
-    return bool(SECRET_KEY_PATTERN.search(key))
+    return key not in NON_SECRET_KEYS and bool(SECRET_KEY_PATTERN.search(key))
 
 
 def redact_text(text: str) -> str:

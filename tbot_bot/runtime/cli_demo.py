@@ -72,6 +72,7 @@ def demo_settings_record() -> dict[str, str]:
     record = default_settings_record("SIM")
     record["BROKER_NAME"] = "SIM"
     record["SIM_DATA_SET"] = DEMO_DATA_SET
+    record["UNIVERSE_LOCAL_FILE"] = f"{DEMO_DATA_SET}/reference.csv"
     return record
 
 
@@ -107,7 +108,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     check_demo_home(paths)
     with console.status("provisioning the demo home"):
         provision_demo(paths)
-    _print_layout(console, paths)
+    from tbot_bot.runtime.demo_day import print_demo, run_demo  # heavy imports only here
+
+    demo = run_demo(paths, console)
+    print_demo(console, demo)
     return 0
 
 

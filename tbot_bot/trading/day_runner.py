@@ -22,6 +22,7 @@ from tbot_bot.config import error_handler_bot
 from tbot_bot.config.audit import audit_event
 from tbot_bot.config.path_resolver import BotOutputs, RuntimePaths
 from tbot_bot.errors import TbotError
+from tbot_bot.money import round_cents
 from tbot_bot.market.day_plan import DayPlan, PhasePlan, late_start_decision
 from tbot_bot.reporting.bot_logs import BotLogs
 from tbot_bot.reporting.daily_summary import build_summary, percentiles, write_summary
@@ -29,9 +30,10 @@ from tbot_bot.reporting.trade_history import TradeHistory
 from tbot_bot.strategy.base import Strategy
 from tbot_bot.trading.fills import FillRouter, write_trade_record
 from tbot_bot.trading.kill_switch import KillSwitch
+from tbot_bot.trading.ledger_poster import LedgerPoster
 from tbot_bot.trading.order_journal import OrderJournal
 from tbot_bot.trading.order_manager import OrderManager
-from tbot_bot.trading.runner_context import DayContext, FillSink, StateSink, TickHook
+from tbot_bot.trading.runner_context import DayContext, StateSink, TickHook
 from tbot_bot.trading.runner_state import FINISHED, RunnerState
 from tbot_bot.trading.session_runner import Ranker, SessionRunner, request_kill_flag
 from tbot_bot.trading.state_db import connect
@@ -64,12 +66,13 @@ class DayRunner:
     ranker: Ranker
     universe: list[dict[str, Any]]
     state_db_path: Any = None
-    fill_sink: FillSink | None = None
+    ledger: LedgerPoster | None = None
     state_sink: StateSink | None = None
     on_tick: TickHook | None = None
     universe_hook: UniverseHook | None = None
     read_flags: bool = True
     grace_min: int = 2
+    previous_close_utc: datetime | None = None
 
     def run(self) -> DayResult:
         ctx = self._context()
@@ -108,6 +111,7 @@ class DayRunner:
             trading_date=self.plan.trading_date,
             session_open_utc=self.plan.session_open_utc,
             session_close_utc=self.plan.session_close_utc,
+            previous_close_utc=self.previous_close_utc,
             clock=self.clock,
             broker=self.broker,
             orders=orders,
@@ -116,7 +120,7 @@ class DayRunner:
             outputs=self.outputs,
             logs=logs,
             trades=TradeHistory(self.outputs),
-            fill_sink=self.fill_sink,
+            fill_sink=self.ledger.post if self.ledger else None,
             state_sink=self.state_sink,
             on_tick=self.on_tick,
             universe=self.universe,
@@ -187,6 +191,31 @@ class DayRunner:
         else:
             ctx.set_bot_state("running", f"{phase.name} done")
         return self._finish(ctx, phase, outcome.status, outcome.reason)
+
+    def _reconcile(self, ctx: DayContext, trigger: str) -> None:
+        """Broker sync after each phase; mismatches reach unresolved_orders.log."""
+        if self.ledger is None:
+            return
+        try:
+            result = self.ledger.sync(trigger)
+        except TbotError as exc:
+            error_handler_bot.handle(exc, __name__, strategy=trigger, broker=self.broker.name)
+            ctx.counters.errors += 1
+            return
+        for mismatch in getattr(result, "mismatches", ()) or ():
+            ctx.counters.unresolved_orders += 1
+            ctx.logs.unresolved(
+                {
+                    "ts_utc": iso_utc(self.clock.now_utc()),
+                    "strategy": trigger,
+                    "broker": self.broker.name,
+                    "error_type": f"recon_{mismatch.kind}",
+                    "error_code": None,
+                    "exception_repr": None,
+                    "context": {"detail": str(mismatch)},
+                    "client_order_id": None,
+                }
+            )
 
     def _run_gate(self, ctx: DayContext, phase: PhasePlan) -> str | None:
         s = self.settings
@@ -314,8 +343,8 @@ class DayRunner:
                 },
                 "totals": {
                     "trades": sum(1 for p in ctx.positions.positions.values() if p.entry_qty > 0),
-                    "realized_pnl": ctx.positions.realized_net(),
-                    "unrealized_pnl_at_close": unrealized,
+                    "realized_pnl": round_cents(ctx.positions.realized_net()),
+                    "unrealized_pnl_at_close": round_cents(unrealized),
                     "fees": fees,
                     "float_at_start": counters.float_at_start,
                     "daily_loss_threshold": ctx.kill_switch.threshold if ctx.kill_switch else None,

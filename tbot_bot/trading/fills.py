@@ -14,7 +14,7 @@ from typing import Any
 
 from tbot_bot.broker.models import FillReport, OrderSide
 from tbot_bot.clock import iso_utc
-from tbot_bot.money import ZERO
+from tbot_bot.money import ZERO, round_cents
 from tbot_bot.trading.order_journal import JournalOrder
 from tbot_bot.trading.positions_book import StrategyPosition
 from tbot_bot.trading.runner_context import DayContext
@@ -125,7 +125,8 @@ def write_trade_record(
     meta: dict[str, Any] = dict(entry.context.meta) if entry else {}
     exits = [o for o in (ctx.orders.journal.get(c) for c in position.exit_order_ids) if o]
     broker_ids = [o.broker_order_id for o in [entry, *exits] if o and o.broker_order_id]
-    net = position.realized - position.fees if position.exit_qty > ZERO else None
+    # P&L is reported in cents (half-even), like the ledger books it; prices stay exact.
+    net = round_cents(position.realized - position.fees) if position.exit_qty > ZERO else None
     side = "buy" if position.side == "long" else "sell"
     ctx.trades.upsert(
         {

@@ -117,3 +117,19 @@ def members_from_ranking(
             )
         )
     return members
+
+
+def screener_ranker(strategy: str, snapshots: Sequence[dict[str, Any]], *, pool_size: int,
+                    settings: Any) -> list[Any]:
+    """Rank with the screener's per-strategy fitness and the strategy's gap and cap filters."""
+    from tbot_bot.screeners.ranking import SymbolSnapshot, rank_candidates
+
+    key = strategy.upper()
+    return rank_candidates(
+        strategy,
+        [SymbolSnapshot(**snap) for snap in snapshots],
+        pool_size=pool_size,
+        max_gap_pct=getattr(settings, f"MAX_GAP_PCT_{key}"),
+        min_cap=Decimal(getattr(settings, f"MIN_MARKET_CAP_{key}")),
+        max_cap=Decimal(getattr(settings, f"MAX_MARKET_CAP_{key}")),
+    )

@@ -18,7 +18,7 @@ from tbot_bot.broker.base import Broker
 from tbot_bot.broker.models import FillReport
 from tbot_bot.clock import Clock
 from tbot_bot.config.path_resolver import BotOutputs, RuntimePaths
-from tbot_bot.money import ZERO
+from tbot_bot.money import ZERO, round_cents
 from tbot_bot.reporting.bot_logs import BotLogs
 from tbot_bot.reporting.trade_history import TradeHistory
 from tbot_bot.trading.kill_switch import KillSwitch
@@ -61,7 +61,7 @@ class StrategyStats:
             "slots_unfilled": self.slots_unfilled,
             "budget": str(self.budget),
             "allocated": str(self.allocated),
-            "realized_pnl": str(self.realized_pnl),
+            "realized_pnl": str(round_cents(self.realized_pnl)),
             "wins": self.wins,
             "losses": self.losses,
             "blocks": dict(sorted(self.blocks.items())),
@@ -99,6 +99,7 @@ class DayContext:
     trading_date: date
     session_open_utc: datetime
     session_close_utc: datetime
+    previous_close_utc: datetime | None
     clock: Clock
     broker: Broker
     orders: OrderManager

@@ -121,7 +121,7 @@ class SessionRunner:
                 ctx.set_bot_state("trading", f"{self.name} entry window")
                 self.desk.tick(tick, self.pool or [], quotes, vix, self._live_open_positions())
             else:
-                if tick == plan.entry_end_utc:
+                if self.desk.fallback:
                     self.desk.close_window(tick)
                 ctx.set_bot_state("monitoring", f"{self.name} monitoring")
             self.exits.manage(tick, quotes, self.tapes, vix)
@@ -134,21 +134,17 @@ class SessionRunner:
         return PhaseOutcome("done")
 
     def _ticks(self) -> list[datetime]:
-        """Every minute boundary in [start, hard exit) plus the window boundaries, in order."""
+        """Every bar end (minute boundary) in [start, hard exit): a bar is visible at its end,
+        and a tick between bar ends would only see a quote as old as the last bar."""
         plan = self.plan
         assert plan.hard_exit_utc is not None  # noqa: S101
         start = max(plan.start_utc, self.ctx.clock.now_utc())
         first = start.replace(second=0, microsecond=0)
-        instants = {
-            first + timedelta(minutes=i)
-            for i in range(int((plan.hard_exit_utc - first).total_seconds() // 60) + 1)
-        }
-        instants |= {
-            t
-            for t in (plan.analysis_end_utc, plan.entry_end_utc, plan.tightening_from_utc)
-            if t is not None
-        }
-        return sorted(t for t in instants if start <= t < plan.hard_exit_utc)
+        if first < start:
+            first += timedelta(minutes=1)
+        count = int((plan.hard_exit_utc - first).total_seconds() // 60) + 1
+        ticks = (first + timedelta(minutes=i) for i in range(count))
+        return [t for t in ticks if t < plan.hard_exit_utc]
 
     # -- controls: flags, kill switch -----------------------------------------------------------
     def _controls(self, now: datetime) -> str | None:
@@ -225,14 +221,34 @@ class SessionRunner:
         ctx = self.ctx
         records = {str(r["symbol"]): r for r in ctx.universe}
         symbols = sorted(records)
-        bars = ctx.broker.get_recent_bars(symbols, ctx.session_open_utc) if symbols else {}
+        # From the previous session's last minute on: its close is the gap reference.
+        since = (
+            ctx.previous_close_utc - timedelta(minutes=1)
+            if ctx.previous_close_utc
+            else ctx.session_open_utc
+        )
+        fetched = ctx.broker.get_recent_bars(symbols, since) if symbols else {}
+        bars = {
+            s: [b for b in series if b.ts_utc >= ctx.session_open_utc]
+            for s, series in fetched.items()
+        }
+        previous = {
+            s: series[0].close
+            for s, series in fetched.items()
+            if series and series[0].ts_utc < ctx.session_open_utc
+        }
         quotes = ctx.broker.get_latest_quotes(symbols) if symbols else {}
         tapes = build_tapes(bars, ctx.session_open_utc)
-        snapshots = [
-            snapshot_fields(MarketSnapshot(s, bars[s], quotes.get(s), records[s]), tapes[s])
-            for s in symbols
-            if bars.get(s)
-        ]
+        snapshots = []
+        for s in symbols:
+            if not bars.get(s):
+                continue
+            snapshot = snapshot_fields(
+                MarketSnapshot(s, bars[s], quotes.get(s), records[s]), tapes[s]
+            )
+            if s in previous:
+                snapshot["prev_close"] = previous[s]
+            snapshots.append(snapshot)
         size = int(self.settings.MAX_TRADES) * int(self.settings.CANDIDATE_MULTIPLIER)
         ranked = self.ranker(self.name, snapshots, pool_size=size, settings=self.settings)
         self.pool = members_from_ranking(ranked, tapes, records)

@@ -1,0 +1,298 @@
+"""Corrections, opening balance and COA publishing on open `Books` (accounting spec §2.3, §6.4,
+§8.4). Each operation is one `BEGIN IMMEDIATE` transaction on the ledger and needs an open
+write session (which took the snapshots)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tbot_bot.accounting import audit, coa
+from tbot_bot.accounting.codec import corrected_fitid
+from tbot_bot.accounting.corrections import reclass_draft, reversal_draft
+from tbot_bot.accounting.intake import live_events, store_record
+from tbot_bot.accounting.models import NormalizedRecord, OpeningPosition, PostResult, PostStatus
+from tbot_bot.accounting.opening import opening_draft
+from tbot_bot.accounting.rules import Refusal, RuleContext, activity_drafts, fill_drafts
+from tbot_bot.accounting.schema import transaction
+from tbot_bot.accounting.sqlfiles import sql
+from tbot_bot.clock import iso_utc
+from tbot_bot.errors import LedgerError
+
+if TYPE_CHECKING:
+    from tbot_bot.accounting.books import Books
+
+
+def reverse(books: Books, fitid: str, *, reason: str, actor: str) -> PostResult:
+    """REVERSAL of one event (§5.4): lots restored (closes) or emptied (opens)."""
+    books.require_session()
+    books.require_active()
+    try:
+        with transaction(books.ledger):
+            draft = reversal_draft(
+                books.ledger, books.identity.string, fitid, reason=reason, dtposted=books.now_text()
+            )
+            result = books.write_events([draft], actor=actor)
+    finally:
+        books.lots.reset()
+    return result
+
+
+def reclass(
+    books: Books, fitid: str, leg_no: int, new_code: str, *, reason: str, actor: str
+) -> PostResult:
+    books.require_session()
+    books.require_active()
+    with transaction(books.ledger):
+        draft = reclass_draft(
+            books.ledger,
+            books.identity.string,
+            fitid,
+            leg_no,
+            new_code,
+            reason=reason,
+            dtposted=books.now_text(),
+        )
+        return books.write_events([draft], actor=actor)
+
+
+def correct(books: Books, record: NormalizedRecord, *, reason: str, actor: str) -> PostResult:
+    """Approved correction of a changed broker record (§6.2): REVERSAL of the live events of
+    its external id, then the corrected record under `sha256(old_FITID|v{n})` FITIDs."""
+    session = books.require_session()
+    books.require_active()
+    try:
+        with transaction(books.ledger):
+            old = live_events(books.ledger, record.broker_code, record.external_id)
+            if not old:
+                raise LedgerError(f"no posted event for broker record {record.external_id}")
+            for event in old:
+                books.write_events(
+                    [
+                        reversal_draft(
+                            books.ledger,
+                            books.identity.string,
+                            event.fitid,
+                            reason=reason,
+                            dtposted=books.now_text(),
+                        )
+                    ],
+                    actor=actor,
+                )
+            books.lots.reset()
+            raw_id, response_hash = store_record(
+                books.ledger, record, books.now_text(), session.sync_run_id
+            )
+            ctx = RuleContext(
+                books.identity.string,
+                books.currencies[record.currency],
+                books.mapping,
+                books.shorting_enabled,
+                source="correction",
+            )
+            build = fill_drafts if record.kind == "fill" else activity_drafts
+            drafts = build(record, ctx, books.open_lots)
+            if isinstance(drafts, Refusal):
+                raise LedgerError(
+                    f"corrected record cannot be posted: {drafts.reason_code} {drafts.reason}"
+                )
+            by_type = {event.event_type: event.fitid for event in old}
+            stamped = []
+            for draft in drafts:
+                # The corrected FITID chains from the event it replaces (same event type), else
+                # from the FITID the record would have had: sha256(old_FITID|v{n}), n = 2, 3, ...
+                base = by_type.get(draft.event_type, draft.fitid)
+                version = 2
+                while books.ledger.execute(
+                    sql("ledger_write", "fitid_exists"), {"fitid": corrected_fitid(base, version)}
+                ).fetchone():
+                    version += 1
+                stamped.append(
+                    replace(
+                        draft,
+                        fitid=corrected_fitid(base, version),
+                        raw_record_id=raw_id,
+                        response_hash=response_hash,
+                        metadata={**draft.metadata, "corrects": base},
+                    )
+                )
+            result = books.write_events(stamped, actor=actor)
+            _resolve_queue(books, raw_id, result, actor=actor, reason=reason)
+    finally:
+        books.lots.reset()
+    return result
+
+
+def _resolve_queue(
+    books: Books, raw_id: int, result: PostResult, *, actor: str, reason: str
+) -> None:
+    row = books.ledger.execute(
+        sql("ledger_write", "queue_id"), {"raw_record_id": raw_id, "reason_code": "content_changed"}
+    ).fetchone()
+    if row is None or result.status is not PostStatus.POSTED:
+        return
+    books.ledger.execute(
+        sql("ledger_write", "insert_resolution"),
+        {
+            "queue_id": int(row[0]),
+            "resolution": "posted",
+            "event_fitid": result.fitids[0],
+            "actor": actor,
+            "reason": reason,
+            "at_utc": books.now_text(),
+        },
+    )
+    audit.append(
+        books.ledger,
+        "audit_trail",
+        ts_utc=books.now_text(),
+        event_type="UNMAPPED_RESOLVED",
+        actor=actor,
+        related_table="unmapped_queue",
+        related_id=str(row[0]),
+        reason=reason,
+        fitid=result.fitids[0],
+    )
+
+
+def resolve_queue_entry(
+    books: Books, queue_id: int, *, resolution: str, actor: str, reason: str
+) -> None:
+    """Close an unmapped-queue row (`ignored` or `superseded`); audited."""
+    if resolution not in {"ignored", "superseded"}:
+        raise LedgerError("manual queue resolution must be 'ignored' or 'superseded'")
+    with transaction(books.ledger):
+        books.ledger.execute(
+            sql("ledger_write", "insert_resolution"),
+            {
+                "queue_id": queue_id,
+                "resolution": resolution,
+                "event_fitid": None,
+                "actor": actor,
+                "reason": reason,
+                "at_utc": books.now_text(),
+            },
+        )
+        audit.append(
+            books.ledger,
+            "audit_trail",
+            ts_utc=books.now_text(),
+            event_type="UNMAPPED_RESOLVED",
+            actor=actor,
+            related_table="unmapped_queue",
+            related_id=str(queue_id),
+            reason=reason,
+        )
+
+
+def opening_balance(
+    books: Books,
+    positions: Sequence[OpeningPosition],
+    cash_minor: int,
+    cutover: datetime,
+    *,
+    actor: str,
+    raw_record_ids: Sequence[int] = (),
+) -> PostResult:
+    """Post the OB once (§6.4); a second call, or a ledger with events, changes nothing."""
+    books.require_session()
+    books.require_active()
+    if "opening_balances_posted" in books.meta:
+        return PostResult(PostStatus.DUPLICATE, reason_code="opening_balance_exists")
+    if int(books.ledger.execute(sql("ledger_write", "count_events")).fetchone()[0]):
+        return PostResult(PostStatus.DUPLICATE, reason_code="ledger_not_empty")
+    currency = books.meta.get("base_currency", "USD")
+    draft = opening_draft(
+        books.identity.string,
+        positions,
+        cash_minor,
+        cutover,
+        currency=currency,
+        minor_unit=books.currencies[currency],
+    )
+    now = books.now_text()
+    with transaction(books.ledger):
+        result = (
+            PostResult(PostStatus.POSTED)
+            if draft is None
+            else books.write_events([draft], actor=actor)
+        )
+        for key, value in (
+            ("ob_cutover_utc", iso_utc(cutover)),
+            ("opening_balances_posted", "empty" if draft is None else draft.fitid),
+        ):
+            books.ledger.execute(
+                sql("ledger_write", "insert_meta"),
+                {"key": key, "value": value, "set_at_utc": now, "set_by": actor},
+            )
+        audit.append(
+            books.ledger,
+            "audit_trail",
+            ts_utc=now,
+            event_type="OB_POSTED",
+            actor=actor,
+            fitid=None if draft is None else draft.fitid,
+            sync_run_id=books.require_session().sync_run_id,
+            mapping_version=books.mapping.version,
+            extra_json={
+                "raw_record_ids": list(raw_record_ids),
+                "positions": len(positions),
+                "cash_minor": cash_minor,
+            },
+        )
+    books.reload_meta()
+    return result
+
+
+def ledger_balances(books: Books) -> dict[str, int]:
+    return {
+        str(code): int(total)
+        for code, total in books.ledger.execute(
+            sql("ledger_write", "account_balances_all")
+        ).fetchall()
+    }
+
+
+def _lot_accounts(books: Books) -> frozenset[str]:
+    """Position accounts that hold open lots (they cannot be deactivated)."""
+    accounts = set()
+    for instrument, side in books.ledger.execute(sql("ledger_write", "open_lot_kinds")):
+        accounts.add("2110" if side == "short" else "1112" if instrument == "option" else "1111")
+    return frozenset(accounts)
+
+
+def publish_coa(
+    books: Books, changes: Sequence[Mapping[str, Any]], *, actor: str, reason: str
+) -> str:
+    """Publish a new COA version and copy it into the ledger mirror (§2.3)."""
+    now = books.now_text()
+    version = coa.publish(
+        books.coa,
+        changes,
+        actor=actor,
+        reason=reason,
+        now=now,
+        balances=ledger_balances(books),
+        accounts_with_lots=_lot_accounts(books),
+    )
+    coa.sync_mirror(books.coa, books.ledger, actor=actor, now=now)
+    books.reload_meta()
+    return version
+
+
+def rollback_coa(books: Books, to_version: str, *, actor: str, reason: str) -> str:
+    now = books.now_text()
+    version = coa.rollback(
+        books.coa,
+        to_version,
+        actor=actor,
+        reason=reason,
+        now=now,
+        balances=ledger_balances(books),
+        accounts_with_lots=_lot_accounts(books),
+    )
+    coa.sync_mirror(books.coa, books.ledger, actor=actor, now=now)
+    books.reload_meta()
+    return version

@@ -1,0 +1,548 @@
+"""The writer side: `open_books` and `Books` (accounting spec §1.2, §1.5, §6.1).
+
+One process writes a bot's ledgers: it holds an OS lock (`fcntl.flock` on
+`control/locks/{ID}_BOT_ledger.lock`) for the life of its `Books`, writes only inside
+`BEGIN IMMEDIATE`, and snapshots the files before each write session. A posting is all or
+nothing: journal row, splits, seal, lots, trades row and audit row commit together or not at all.
+Corrections, the opening balance and COA publishing live in `admin.py`; `Books` delegates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from tbot_bot.accounting import audit, coa, snapshots
+from tbot_bot.accounting.codec import canonical_text, ny_trading_day, parse_ts_text
+from tbot_bot.accounting.drafts import Draft
+from tbot_bot.accounting.floatbook import FloatBook
+from tbot_bot.accounting.intake import enqueue, live_events, recon_row, store_record
+from tbot_bot.accounting.lots import LotReader, LotState
+from tbot_bot.accounting.mapping import MappingSet, load_mapping
+from tbot_bot.accounting.models import NormalizedRecord, OpeningPosition, PostResult, PostStatus
+from tbot_bot.accounting.normalize import validate
+from tbot_bot.accounting.posting import WriteContext, write_draft
+from tbot_bot.accounting.rules import (
+    Refusal,
+    RuleContext,
+    activity_drafts,
+    fill_drafts,
+    record_content_hash,
+)
+from tbot_bot.accounting.schema import check_schema, connect, transaction
+from tbot_bot.accounting.session import SESSION_KINDS, Session, WriterLock
+from tbot_bot.accounting.sqlfiles import sql
+from tbot_bot.accounting.store import create_ledgers, ledger_paths
+from tbot_bot.clock import Clock, iso_utc
+from tbot_bot.config.identity import BotIdentity
+from tbot_bot.config.path_resolver import BotOutputs, RuntimePaths
+from tbot_bot.errors import LedgerError
+
+logger = logging.getLogger(__name__)
+# Cash activities that move contributed capital, and the float event they produce (§4.2, §7.2).
+CAPITAL_EVENTS = {"DEPOSIT", "WITHDRAWAL", "JOURNAL_CASH"}
+
+
+def open_books(
+    outputs: BotOutputs,
+    identity: BotIdentity,
+    *,
+    actor: str,
+    paths: RuntimePaths,
+    clock: Clock,
+    shorting_enabled: bool = False,
+) -> Books:
+    """Lock, create/migrate, check the schema, sync the COA mirror and verify (§1.5).
+
+    Schema drift is fatal (LedgerError). Any other verify error appends LOCKED to the status log,
+    which blocks posting until an admin unlocks the ledger.
+    """
+    lock = WriterLock(paths.lock_file(f"{identity.string}_BOT_ledger"))
+    conns: dict[str, sqlite3.Connection] = {}
+    try:
+        create_ledgers(outputs, identity, clock=clock)
+        for kind, path in ledger_paths(outputs).items():
+            conns[kind] = connect(path)
+            drift = check_schema(conns[kind], kind)
+            if drift:
+                detail = "; ".join(f"{code} {table}: {text}" for code, table, text in drift)
+                raise LedgerError(
+                    f"SCHEMA_VERSION: {path.name} differs from its migrations: {detail}"
+                )
+        now = iso_utc(clock.now_utc())
+        coa.sync_mirror(conns["coa"], conns["ledger"], actor=actor, now=now)
+        books = Books(
+            outputs,
+            identity,
+            conns,
+            lock,
+            actor=actor,
+            paths=paths,
+            clock=clock,
+            shorting_enabled=shorting_enabled,
+        )
+    except BaseException:
+        for conn in conns.values():
+            conn.close()
+        lock.release()
+        raise
+    books.after_open()
+    return books
+
+
+class Books:
+    """A bot's ledgers opened for writing. Use as a context manager or call `close()`."""
+
+    def __init__(
+        self,
+        outputs: BotOutputs,
+        identity: BotIdentity,
+        conns: dict[str, sqlite3.Connection],
+        lock: WriterLock,
+        *,
+        actor: str,
+        paths: RuntimePaths,
+        clock: Clock,
+        shorting_enabled: bool,
+    ) -> None:
+        self.outputs = outputs
+        self.identity = identity
+        self.actor = actor
+        self.paths = paths
+        self.clock = clock
+        self.shorting_enabled = shorting_enabled
+        self.ledger = conns["ledger"]
+        self.coa = conns["coa"]
+        self.float_conn = conns["float"]
+        self._conns = conns
+        self._lock = lock
+        self.lots = LotReader()
+        self.float_ledger = FloatBook(self.float_conn, identity, actor)
+        self.mapping: MappingSet = load_mapping(self.coa)
+        self._session: Session | None = None
+        self.reload_meta()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def after_open(self) -> None:
+        """Verify on open; lock the ledger on any error; re-run idempotent cross-file links."""
+        from tbot_bot.accounting.verify import verify  # verify imports the readers, not Books
+
+        errors = [i for i in verify(self.outputs, self.identity) if i.is_error]
+        if errors and self.ledger_status == "ACTIVE":
+            summary = "; ".join(f"{i.code} {i.table} {i.ref}" for i in errors[:5])
+            self.set_status("LOCKED", actor=self.actor, reason=f"verify: {summary}")
+        self.repair_float_links()
+
+    def close(self) -> None:
+        for conn in self._conns.values():
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._lock.release()
+
+    def __enter__(self) -> Books:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def reload_meta(self) -> None:
+        self.meta = dict(self.ledger.execute(sql("ledger_write", "select_meta")).fetchall())
+        self.currencies = dict(self.ledger.execute(sql("coa", "select_currencies")).fetchall())
+        mirror = coa.read_metadata(self.ledger)
+        self.coa_version = str(mirror["coa_version"]) if mirror else coa.TEMPLATE_VERSION
+        cutover = self.meta.get("ob_cutover_utc")
+        self.cutover: datetime | None = parse_ts_text(cutover) if cutover else None
+
+    @property
+    def ledger_status(self) -> str:
+        row = self.ledger.execute(sql("ledger_write", "current_status")).fetchone()
+        return str(row[0]) if row else "ACTIVE"
+
+    def set_status(self, status: str, *, actor: str, reason: str) -> None:
+        """Append a status row (LOCKED blocks posting; ACTIVE unlocks; audited)."""
+        now = self.now_text()
+        before = self.ledger_status
+        with transaction(self.ledger):
+            self.ledger.execute(
+                sql("ledger_write", "insert_status"),
+                {"status": status, "at_utc": now, "actor": actor, "reason": reason},
+            )
+            audit.append(
+                self.ledger,
+                "audit_trail",
+                ts_utc=now,
+                event_type="STATUS_CHANGED",
+                actor=actor,
+                reason=reason,
+                before_json={"status": before},
+                after_json={"status": status},
+            )
+        logger.warning("ledger %s status %s -> %s: %s", self.identity, before, status, reason)
+
+    def now_text(self) -> str:
+        return iso_utc(self.clock.now_utc())
+
+    # -- sessions ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def session(
+        self,
+        kind: str,
+        sync_run_id: str | None = None,
+        *,
+        window_start_utc: str | None = None,
+        window_end_utc: str | None = None,
+        trigger: str | None = None,
+    ) -> Iterator[Session]:
+        """Snapshot the three files, open a `sync_runs` row, and close it with counts at exit."""
+        if kind not in SESSION_KINDS:
+            raise LedgerError(f"session kind {kind!r} must be one of {sorted(SESSION_KINDS)}")
+        if self._session is not None:
+            raise LedgerError("a write session is already open on these books")
+        run_id = sync_run_id or str(uuid.uuid4())
+        now = self.clock.now_utc()
+        taken = snapshots.take(
+            self.paths, self.identity.string, self._conns, now=now, sync_run_id=run_id
+        )
+        ledger_snap = next(s for s in taken if s.kind == "ledger")
+        with transaction(self.ledger):
+            self.ledger.execute(
+                sql("ledger_write", "insert_sync_run"),
+                {
+                    "sync_run_id": run_id,
+                    "started_at_utc": iso_utc(now),
+                    "window_start_utc": window_start_utc,
+                    "window_end_utc": window_end_utc,
+                    "trigger": trigger or kind,
+                    "actor": self.actor,
+                    "credential_hash": None,
+                    "mapping_version": self.mapping.version,
+                    "coa_version": self.coa_version,
+                    "snapshot_path": str(ledger_snap.path),
+                    "snapshot_sha256": ledger_snap.sha256,
+                },
+            )
+            for snap in taken:
+                audit.append(
+                    self.ledger,
+                    "audit_trail",
+                    ts_utc=iso_utc(now),
+                    event_type="SNAPSHOT_TAKEN",
+                    actor=self.actor,
+                    sync_run_id=run_id,
+                    related_table=snap.kind,
+                    related_id=snap.path.name,
+                    extra_json={"sha256": snap.sha256},
+                )
+            audit.append(
+                self.ledger,
+                "audit_trail",
+                ts_utc=iso_utc(now),
+                event_type="SYNC_START",
+                actor=self.actor,
+                sync_run_id=run_id,
+                source=kind,
+            )
+        session = Session(run_id, kind)
+        self._session = session
+        error: str | None = None
+        try:
+            yield session
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self._session = None
+            self._finish_session(session, error)
+
+    def _finish_session(self, session: Session, error: str | None) -> None:
+        now = self.now_text()
+        status = "failed" if error else session.status
+        with transaction(self.ledger):
+            self.ledger.execute(
+                sql("ledger_write", "finish_sync_run"),
+                {
+                    "sync_run_id": session.sync_run_id,
+                    "finished_at_utc": now,
+                    "status": status,
+                    "counts_json": canonical_text(session.counts),
+                    "error": error,
+                },
+            )
+            audit.append(
+                self.ledger,
+                "audit_trail",
+                ts_utc=now,
+                event_type="SYNC_END",
+                actor=self.actor,
+                sync_run_id=session.sync_run_id,
+                source=session.kind,
+                after_json={"status": status, "counts": session.counts},
+            )
+
+    def require_session(self) -> Session:
+        if self._session is None:
+            raise LedgerError("posting needs an open write session (use Books.session(...))")
+        return self._session
+
+    def require_active(self) -> None:
+        if self.ledger_status != "ACTIVE":
+            raise LedgerError(
+                f"LEDGER_NOT_ACTIVE: the ledger is {self.ledger_status}; an admin must unlock it"
+            )
+
+    def write_context(self, actor: str | None = None) -> WriteContext:
+        session = self._session
+        return WriteContext(
+            self.identity,
+            self.mapping.version,
+            self.coa_version,
+            None if session is None else session.sync_run_id,
+            actor or self.actor,
+            self.now_text(),
+        )
+
+    # -- posting -------------------------------------------------------------------------------
+    def post(self, record: NormalizedRecord) -> PostResult:
+        """Post one broker record (fill or activity); idempotent by broker id + content."""
+        return self.post_many([record])[0]
+
+    def post_many(self, records: Sequence[NormalizedRecord]) -> list[PostResult]:
+        """Post records in order in one durable transaction, each record atomic on its own.
+
+        A hard error stops the batch: records before it are committed, the failing one leaves
+        nothing behind, and the error is raised.
+        """
+        session = self.require_session()
+        self.require_active()
+        results: list[PostResult] = []
+        failure: BaseException | None = None
+        self.ledger.execute("BEGIN IMMEDIATE")
+        try:
+            for record in records:
+                self.ledger.execute("SAVEPOINT record")
+                try:
+                    result = self._post_one(record, session)
+                except BaseException as exc:  # noqa: BLE001 - re-raised after the commit below
+                    self.ledger.execute("ROLLBACK TO record")
+                    self.ledger.execute("RELEASE record")
+                    failure = exc
+                    break
+                self.ledger.execute("RELEASE record")
+                results.append(result)
+            self.ledger.execute("COMMIT")
+        except BaseException:
+            self.ledger.execute("ROLLBACK")
+            self.lots.reset()
+            raise
+        if failure is not None:
+            self.lots.reset()
+            session.counts["rejected"] += 1
+            if isinstance(failure, sqlite3.Error):
+                raise LedgerError(f"posting refused by the ledger: {failure}") from failure
+            raise failure
+        for result in results:
+            session.count(result)
+        if any(
+            r.status is PostStatus.POSTED and set(r.event_types) & CAPITAL_EVENTS for r in results
+        ):
+            self.repair_float_links()
+        return results
+
+    def _post_one(self, record: NormalizedRecord, session: Session) -> PostResult:
+        if record.broker_code != self.identity.broker_code:
+            raise LedgerError(
+                f"record of broker {record.broker_code!r} in a {self.identity.broker_code} ledger"
+            )
+        conn, now = self.ledger, self.now_text()
+        raw_id, response_hash = store_record(conn, record, now, session.sync_run_id)
+        refusal = validate(
+            record, now=self.clock.now_utc(), cutover=self.cutover, currencies=self.currencies
+        )
+        if refusal is not None:
+            return self._queue(raw_id, Refusal(*refusal), record)
+        minor = self.currencies[record.currency]
+        chash = record_content_hash(record, minor)
+        existing = live_events(conn, record.broker_code, record.external_id)
+        if existing:
+            fitids = tuple(e.fitid for e in existing)
+            if all(e.content_hash == chash for e in existing):
+                return PostResult(
+                    PostStatus.DUPLICATE, fitids, tuple(e.event_type for e in existing)
+                )
+            return self._content_changed(raw_id, record, fitids)
+        ctx = RuleContext(self.identity.string, minor, self.mapping, self.shorting_enabled)
+        build = fill_drafts if record.kind == "fill" else activity_drafts
+        drafts = build(record, ctx, self.open_lots)
+        if isinstance(drafts, Refusal):
+            return self._queue(raw_id, drafts, record)
+        stamped = [replace(d, raw_record_id=raw_id, response_hash=response_hash) for d in drafts]
+        return self.write_events(stamped)
+
+    def open_lots(self, symbol: str, side: str) -> list[LotState]:
+        return self.lots.open_lots(self.ledger, symbol, side)
+
+    def write_events(self, drafts: Sequence[Draft], actor: str | None = None) -> PostResult:
+        """Write drafts in the open transaction; an existing FITID counts as a duplicate."""
+        ctx = self.write_context(actor)
+        for draft in drafts:
+            if self.ledger.execute(
+                sql("ledger_write", "fitid_exists"), {"fitid": draft.fitid}
+            ).fetchone():
+                return PostResult(PostStatus.DUPLICATE, (draft.fitid,), (draft.event_type,))
+        for draft in drafts:
+            write_draft(self.ledger, draft, ctx)
+        return PostResult(
+            PostStatus.POSTED, tuple(d.fitid for d in drafts), tuple(d.event_type for d in drafts)
+        )
+
+    def _queue(self, raw_id: int, refusal: Refusal, record: NormalizedRecord) -> PostResult:
+        now, run_id = self.now_text(), self.require_session().sync_run_id
+        queue_id = enqueue(
+            self.ledger,
+            raw_record_id=raw_id,
+            reason_code=refusal.reason_code,
+            reason=refusal.reason,
+            mapping_version=self.mapping.version,
+            now=now,
+            sync_run_id=run_id,
+        )
+        if refusal.reason_code == "insufficient_inventory":
+            recon_row(
+                self.ledger,
+                self.identity,
+                recon_type="record",
+                status="mismatch",
+                now=now,
+                sync_run_id=run_id,
+                raw_record=raw_id,
+                trade_id=record.order_id,
+                notes=refusal.reason,
+                error_code="insufficient_inventory",
+                json_metadata={
+                    "symbol": record.symbol,
+                    "external_id": record.external_id,
+                    "client_order_id": record.client_order_id,
+                },
+            )
+        audit.append(
+            self.ledger,
+            "audit_trail",
+            ts_utc=now,
+            event_type="RECORD_QUEUED",
+            actor=self.actor,
+            related_table="unmapped_queue",
+            related_id=str(queue_id),
+            sync_run_id=run_id,
+            reason=f"{refusal.reason_code}: {refusal.reason}",
+            mapping_version=self.mapping.version,
+        )
+        logger.info("queued %s %s: %s", record.external_id, refusal.reason_code, refusal.reason)
+        return PostResult(
+            PostStatus.QUEUED,
+            reason_code=refusal.reason_code,
+            detail=refusal.reason,
+            queue_id=queue_id,
+        )
+
+    def _content_changed(
+        self, raw_id: int, record: NormalizedRecord, fitids: tuple[str, ...]
+    ) -> PostResult:
+        now, run_id = self.now_text(), self.require_session().sync_run_id
+        recon_row(
+            self.ledger,
+            self.identity,
+            recon_type="record",
+            status="mismatch",
+            now=now,
+            sync_run_id=run_id,
+            raw_record=raw_id,
+            ledger_entry_id=fitids[0],
+            trade_id=record.order_id,
+            error_code="content_changed",
+            notes=f"broker record {record.external_id} changed after posting",
+            json_metadata={"symbol": record.symbol, "client_order_id": record.client_order_id},
+        )
+        queue_id = enqueue(
+            self.ledger,
+            raw_record_id=raw_id,
+            reason_code="content_changed",
+            reason=f"record {record.external_id} differs from the posted event",
+            mapping_version=self.mapping.version,
+            now=now,
+            sync_run_id=run_id,
+        )
+        return PostResult(
+            PostStatus.CONTENT_CHANGED,
+            fitids,
+            reason_code="content_changed",
+            detail="posted event differs from the broker record",
+            queue_id=queue_id,
+        )
+
+    # -- cross-file float links (§7: idempotent, re-runnable) ------------------------------------
+    def repair_float_links(self) -> int:
+        """Write the float event of every capital movement that lacks one; returns how many."""
+        written = 0
+        for row in self.ledger.execute(sql("ledger_write", "capital_events")).fetchall():
+            amount = int(row["cash_minor"])
+            kind = "INJECTION_RECEIVED" if amount > 0 else "RETURN_SENT"
+            if self.float_ledger.has_event(f"{kind}|{row['FITID']}"):
+                continue
+            when = parse_ts_text(row["DTPOSTED"])
+            written += self.float_ledger.record_capital_event(
+                kind,
+                ledger_fitid=row["FITID"],
+                amount_minor=abs(amount),
+                at_utc=row["DTPOSTED"],
+                trading_day=ny_trading_day(when),
+            )
+        return written
+
+    # -- corrections and admin (admin.py) -------------------------------------------------------
+    def reverse(self, fitid: str, *, reason: str, actor: str) -> PostResult:
+        from tbot_bot.accounting import admin
+
+        return admin.reverse(self, fitid, reason=reason, actor=actor)
+
+    def reclass(
+        self, fitid: str, leg_no: int, new_code: str, *, reason: str, actor: str
+    ) -> PostResult:
+        from tbot_bot.accounting import admin
+
+        return admin.reclass(self, fitid, leg_no, new_code, reason=reason, actor=actor)
+
+    def correct(self, record: NormalizedRecord, *, reason: str, actor: str) -> PostResult:
+        from tbot_bot.accounting import admin
+
+        return admin.correct(self, record, reason=reason, actor=actor)
+
+    def post_opening_balance(
+        self,
+        positions: Sequence[OpeningPosition],
+        cash_minor: int,
+        cutover: datetime,
+        *,
+        actor: str,
+        raw_record_ids: Sequence[int] = (),
+    ) -> PostResult:
+        from tbot_bot.accounting import admin
+
+        return admin.opening_balance(
+            self, positions, cash_minor, cutover, actor=actor, raw_record_ids=raw_record_ids
+        )
+
+    def publish_coa(self, changes: Sequence[Mapping[str, Any]], *, actor: str, reason: str) -> str:
+        from tbot_bot.accounting import admin
+
+        return admin.publish_coa(self, changes, actor=actor, reason=reason)
+
+    def rollback_coa(self, to_version: str, *, actor: str, reason: str) -> str:
+        from tbot_bot.accounting import admin
+
+        return admin.rollback_coa(self, to_version, actor=actor, reason=reason)

@@ -1,0 +1,19 @@
+"""Create `SYSTEM_USERS.db`: web UI accounts, sessions and the user audit trail.
+
+Called by `configuration_web.py` (web_runtime §2.3 step 3) and by `tbot demo`.
+
+Idempotent: `CREATE ... IF NOT EXISTS` only, `user_version=1`, file mode 0600.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tbot_bot.core.database import HomeLike, initialize
+
+DB_NAME = "SYSTEM_USERS.db"
+
+
+def init(home: HomeLike | None = None) -> Path:
+    """Create or upgrade `SYSTEM_USERS.db` in `core/databases/`; returns its path."""
+    return initialize(home, DB_NAME)

@@ -1,0 +1,1 @@
+"""Universe providers: FINNHUB, BROKER and LOCAL_FILE behind `UniverseProvider` (spec §10)."""

@@ -1,0 +1,1 @@
+"""Numbered migrations of the runner state database (`NNNN_name.sql`) and its named queries."""
