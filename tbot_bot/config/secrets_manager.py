@@ -31,6 +31,8 @@ from tbot_bot.errors import ConfigError
 KEYRING_CATEGORIES = frozenset({"login"})
 # Rotated by `rotate all` only with --include-session-keys (they end every session).
 SESSION_KEY_CATEGORIES = frozenset({"login", "flask_secret"})
+# Values that do not match the redactor's key pattern but must never appear in a log either.
+SENSITIVE_NON_PATTERN_KEYS = frozenset({"BROKER_ACCOUNT_NUMBER", "SMTP_USER", "ACCT_API_URL"})
 DECRYPT_RETRIES = 3
 DECRYPT_RETRY_DELAY_S = 0.2
 
@@ -150,9 +152,8 @@ class SecretsManager:
                 continue
             self._cache[category] = _CacheEntry(stamp, data)
             register_secrets_in(data)
-            if category in {"broker", "smtp", "screener_api", "acct_api"}:
-                for value in data.values():
-                    register_secret(value)
+            for key in SENSITIVE_NON_PATTERN_KEYS & set(data):
+                register_secret(data[key])
             return dict(data)
         raise AssertionError("unreachable")  # pragma: no cover
 

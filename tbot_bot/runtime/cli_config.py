@@ -59,7 +59,7 @@ def _paths(args: argparse.Namespace) -> RuntimePaths:
     return RuntimePaths.for_home(args.home)
 
 
-def _actor() -> str:
+def actor_name() -> str:
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -134,7 +134,7 @@ def cmd_config_set(args: argparse.Namespace) -> int:
         paths,
         "settings_changed",
         "settings saved from the CLI",
-        actor=_actor(),
+        actor=actor_name(),
         keys=sorted(changes),
     )
     sys.stdout.write(f"saved {', '.join(sorted(changes))} to .env_bot.enc\n")
@@ -148,7 +148,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     manager = SecretsManager(paths)
     if args.scope == "all":
         categories = [c for c in categories if manager.key_exists(c)]
-    backup = rotate(paths, categories, actor=_actor(), reason=args.reason)
+    backup = rotate(paths, categories, actor=actor_name(), reason=args.reason)
     sys.stdout.write(f"rotated {', '.join(categories)}; backup in {backup}\n")
     return 0
 
