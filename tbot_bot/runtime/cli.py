@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from tbot_bot import __version__
 from tbot_bot.errors import TbotError
-from tbot_bot.runtime import cli_config, cli_demo, cli_secrets
+from tbot_bot.runtime import cli_config, cli_control, cli_demo, cli_runtime, cli_secrets
 from tbot_bot.runtime.logging_setup import configure_console_logging
 from tbot_bot.screeners import cli as universe_cli
 
@@ -46,17 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     cli_config.register(sub, common)
     cli_demo.register(sub, common)
     cli_secrets.register(sub, common)
+    cli_control.register(sub, common)
+    cli_runtime.register(sub, common)
     universe_cli.register(sub, common)
     for name, issue, helptext in (
-        ("run", "the trading-day issue", "production entry point: supervisor, runner and web"),
-        ("bot", "the trading-day issue", "supervisor without the web child"),
-        ("web", "the web UI issue", "web UI only (waitress)"),
         ("backtest", "the backtest issue", "replay history through the session runner"),
-        ("ledger", "the accounting issue", "ledger: verify | export | sync | opening-balance"),
-        ("start", "the trading-day issue", "write the start flag"),
-        ("stop", "the trading-day issue", "write the stop flag"),
-        ("kill", "the trading-day issue", "write the kill flag"),
-        ("status", "the trading-day issue", "print the redacted status.json"),
     ):
         cmd = sub.add_parser(name, parents=[common], help=helptext)
         cmd.add_argument("rest", nargs=argparse.REMAINDER)

@@ -1,0 +1,334 @@
+"""The runner process: the one bot process per broker account (web_runtime §1.2, trading spec §1.3).
+
+Launch: single-instance lock -> recover an interrupted key rotation -> decrypt and validate the
+configuration -> `started` -> self-checks of every module (any `unhealthy` blocks launch with
+`error`) -> then day after day: HALTED and Stop are honoured before anything trades, the day plan
+runs through the same `DayRunner` the demo and backtests use, and between phases the clock sleeps
+in one-second slices polling the control flags, so Stop and Kill act within a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import time as dtime
+from typing import Any
+
+from tbot_bot.accounting import open_books
+from tbot_bot.broker.base import Broker
+from tbot_bot.broker.registry import create_broker, load_broker_credentials
+from tbot_bot.clock import Clock, SystemClock, iso_utc, require_utc
+from tbot_bot.config import error_handler_bot, locks
+from tbot_bot.config.key_rotation import recover_interrupted_rotation
+from tbot_bot.config.path_resolver import RuntimePaths
+from tbot_bot.config.secrets_manager import SecretsManager
+from tbot_bot.errors import ConfigError, TbotError
+from tbot_bot.market.calendar import TradingCalendar, exchange_time_to_utc, trading_date_of
+from tbot_bot.market.day_plan import ScheduleConfig, build_day_plan, schedule_json
+from tbot_bot.runtime import status_files
+from tbot_bot.runtime.bot_state_manager import BotStateManager
+from tbot_bot.runtime.control_flags import clear_flag, pending_flags
+from tbot_bot.runtime.provisioning import RuntimeConfig, load_runtime_config
+from tbot_bot.runtime.sim_day import make_strategy
+from tbot_bot.screeners.store import load_universe
+from tbot_bot.trading.day_runner import DayRunner
+from tbot_bot.trading.kill_switch import KillSwitch
+from tbot_bot.trading.ledger_poster import LedgerPoster
+from tbot_bot.trading.pool import screener_ranker
+from tbot_bot.trading.risk_gate import GateLimits
+from tbot_bot.trading.risk_gate import self_check as gate_self_check
+from tbot_bot.trading.runner_state import RunnerState
+from tbot_bot.trading.state_db import connect
+
+logger = logging.getLogger(__name__)
+HEARTBEAT_S = 5
+DAY_ROLL = dtime(0, 1)  # the day plan is computed at 00:01 exchange time
+
+
+class PollingClock:
+    """Wall clock whose sleeps wake every second to run `poll`; a True result ends the sleep."""
+
+    def __init__(
+        self, poll: Callable[[], bool], inner: Clock | None = None, slice_s: float = 1.0
+    ) -> None:
+        self._poll = poll
+        self._inner = inner or SystemClock()
+        self._slice_s = slice_s
+
+    def now_utc(self) -> datetime:
+        return self._inner.now_utc()
+
+    def sleep_until(self, when: datetime) -> None:
+        when = require_utc(when)
+        while True:
+            remaining = (when - self.now_utc()).total_seconds()
+            if remaining <= 0 or self._poll():
+                return
+            time.sleep(min(self._slice_s, remaining))
+
+
+@dataclass
+class RunnerStatus:
+    """Fields of `runner.json`, refreshed by the runner thread, written by the heartbeat."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def update(self, **values: Any) -> None:
+        with self.lock:
+            self.fields.update(values)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return dict(self.fields)
+
+
+def launch_checks(config: RuntimeConfig, broker: Broker) -> list[dict[str, Any]]:
+    """Every module's self_check (trading spec §8.3); the unhealthy ones are returned."""
+    settings = config.settings
+    results: list[dict[str, Any]] = [
+        gate_self_check(GateLimits.from_settings(settings)),
+        KillSwitch(settings.ACCOUNT_BALANCE, settings.DAILY_LOSS_LIMIT).self_check(),
+        broker.self_check(),
+    ]
+    today = trading_date_of(require_utc(SystemClock().now_utc()))
+    calendar = TradingCalendar(today - timedelta(days=10), today + timedelta(days=10))
+    plan = build_day_plan(
+        calendar.next_session(today - timedelta(days=1)),
+        calendar,
+        ScheduleConfig.from_settings(settings),
+    )
+    factory = make_strategy(settings)
+    for phase in plan.phases:
+        if phase.is_strategy:
+            results.append(factory(phase.name, phase).self_check())
+    caps = broker.capabilities()
+    for name in ("open", "mid", "close"):
+        mode = settings.short_type(name)
+        if mode == "ShortSell" and not caps.short_selling:
+            results.append(
+                {
+                    "ok": False,
+                    "status": "unhealthy",
+                    "module": f"strategy:{name}",
+                    "reason": f"SHORT_TYPE_{name.upper()}=ShortSell but {broker.name} "
+                    "cannot sell short",
+                    "hint": "choose InverseETF",
+                }
+            )
+    for result in results:
+        logger.info("self_check %s: %s %s", result["module"], result["status"], result["reason"])
+    return [r for r in results if r["status"] == "unhealthy"]
+
+
+class Runner:
+    def __init__(self, paths: RuntimePaths, *, clock: Clock | None = None) -> None:
+        self.paths = paths
+        self.states = BotStateManager(paths)
+        self.status = RunnerStatus()
+        self.clock = clock or PollingClock(self._flag_pending)
+        self._stop_heartbeat = threading.Event()
+
+    # -- flags --------------------------------------------------------------------------------
+    def _flag_pending(self) -> bool:
+        flags = pending_flags(self.paths)
+        return flags.get("kill") is not None or flags.get("stop") is not None
+
+    def set_state(self, state: str, reason: str) -> None:
+        current = self.states.get_state()
+        if current == state:
+            return
+        try:
+            self.states.set_state(state, reason, "runner")
+        except TbotError as exc:
+            logger.warning("state change %s -> %s refused: %s", current, state, exc)
+        self.status.update(bot_state=state, state_reason=reason)
+
+    # -- launch -------------------------------------------------------------------------------
+    def run(self) -> int:
+        with locks.held(self.paths.lock_file("runner")):
+            recover_interrupted_rotation(self.paths)
+            heartbeat = threading.Thread(target=self._heartbeat, daemon=True)
+            heartbeat.start()
+            try:
+                return self._run_locked()
+            finally:
+                self._stop_heartbeat.set()
+
+    def _run_locked(self) -> int:
+        try:
+            config = load_runtime_config(self.paths)
+        except ConfigError as exc:
+            self._launch_error(f"configuration: {exc}")
+            return 2
+        error_handler_bot.configure(self.paths, self.paths.bot_outputs(config.identity.string))
+        self.set_state("started", "launch")
+        credentials = load_broker_credentials(SecretsManager(self.paths))
+        broker = create_broker(
+            config.settings.BROKER_NAME, credentials, settings=config.settings, clock=self.clock
+        )
+        try:
+            broker.connect()
+        except TbotError as exc:
+            self._launch_error(f"broker: {type(exc).__name__}")
+            return 2
+        unhealthy = launch_checks(config, broker)
+        if unhealthy:
+            self._launch_error(
+                "; ".join(f"{r['module']}: {r['reason']} ({r['hint']})" for r in unhealthy)
+            )
+            return 2
+        return self._days(config, broker)
+
+    def _launch_error(self, reason: str) -> None:
+        logger.error("launch blocked: %s", reason)
+        self.set_state("error", reason)
+        self.status.update(launch_error=reason)
+
+    # -- days ---------------------------------------------------------------------------------
+    def _days(self, config: RuntimeConfig, broker: Broker) -> int:
+        while True:
+            now = self.clock.now_utc()
+            if self._held_back(config):
+                self._wait(timedelta(seconds=5))
+                continue
+            day = trading_date_of(now)
+            calendar = TradingCalendar(day - timedelta(days=14), day + timedelta(days=14))
+            plan = build_day_plan(day, calendar, ScheduleConfig.from_settings(config.settings))
+            status_files.write_json(self.paths, "schedule.json", schedule_json(plan, now))
+            if plan.is_trading_day and plan.session_close_utc and now < plan.session_close_utc:
+                self._trade_day(config, broker, calendar, plan)
+            self.set_state("idle", "no phase left today")
+            tomorrow = exchange_time_to_utc(day + timedelta(days=1), DAY_ROLL)
+            self._wait_until(tomorrow)
+
+    def _held_back(self, config: RuntimeConfig) -> bool:
+        """Stop and HALTED hold the runner until Start (HALTED only with a confirmed reset)."""
+        flags = pending_flags(self.paths)
+        state = RunnerState(connect(self.paths.state_db(config.identity.string)))
+        try:
+            halted = state.open_halt() is not None or flags.get("kill") is not None
+            start = flags.get("start")
+            if start is not None and (not halted or start.reason == "confirm_reset"):
+                if halted:
+                    state.reset_halt(self.clock.now_utc(), start.requested_by or "unknown")
+                clear_flag(self.paths, "start")
+                self.set_state("running", "start flag")
+                return False
+        finally:
+            state.conn.close()
+        if halted:
+            self.set_state("shutdown_triggered", "HALTED: waiting for a confirmed reset")
+            self.status.update(halted=True)
+            return True
+        if flags.get("stop") is not None:
+            self.set_state("stopped", "stop flag")
+            return True
+        self.status.update(halted=False)
+        return False
+
+    def _trade_day(
+        self, config: RuntimeConfig, broker: Broker, calendar: TradingCalendar, plan: Any
+    ) -> None:
+        settings, identity = config.settings, config.identity
+        outputs = self.paths.bot_outputs(identity.string)
+        loaded = load_universe(
+            self.paths, calendar, self.clock.now_utc(), int(settings.SCREENER_UNIVERSE_MAX_AGE_DAYS)
+        )
+        universe = [r.to_json() for r in loaded.symbols] if loaded.ok else []
+        if not loaded.ok:
+            logger.warning("universe %s: %s", loaded.status, loaded.reason)
+        books = open_books(
+            outputs,
+            identity,
+            actor="runner",
+            paths=self.paths,
+            clock=self.clock,
+            shorting_enabled=True,
+        )
+        try:
+            self.set_state("running", "trading day")
+            DayRunner(
+                settings=settings,
+                identity=identity.string,
+                bot_id=identity.bot_id,
+                paths=self.paths,
+                outputs=outputs,
+                broker=broker,
+                clock=self.clock,
+                plan=plan,
+                strategies=make_strategy(settings),
+                ranker=screener_ranker,
+                universe=universe,
+                ledger=LedgerPoster(books, broker, identity.broker_code, "primary"),
+                state_sink=self.set_state,
+                on_tick=self._on_tick(broker),
+                previous_close_utc=calendar.session_bounds(
+                    calendar.previous_session(plan.trading_date)
+                )[1],
+            ).run()
+        finally:
+            books.close()
+
+    def _on_tick(self, broker: Broker) -> Callable[[datetime], None]:
+        last = {"positions": 0.0}  # epoch seconds of the last positions.json
+
+        def hook(now: datetime) -> None:
+            account = broker.get_account()
+            self.status.update(
+                account={
+                    "as_of_utc": iso_utc(now),
+                    "equity": str(account.equity),
+                    "cash": str(account.cash),
+                    "buying_power": str(account.buying_power),
+                }
+            )
+            if now.timestamp() - last["positions"] >= 60:
+                last["positions"] = now.timestamp()
+                positions = [
+                    {
+                        "symbol": p.symbol,
+                        "side": "long" if p.qty > 0 else "short",
+                        "qty": str(abs(p.qty)),
+                        "avg_entry_price": str(p.avg_entry_price),
+                        "market_price": str(p.market_price),
+                        "market_value": str(p.market_value),
+                    }
+                    for p in broker.get_positions()
+                ]
+                status_files.write_json(
+                    self.paths,
+                    "positions.json",
+                    {"as_of_utc": iso_utc(now), "positions": positions},
+                )
+                self.status.update(positions_count=len(positions))
+
+        return hook
+
+    # -- waiting ------------------------------------------------------------------------------
+    def _wait(self, delta: timedelta) -> None:
+        self.clock.sleep_until(self.clock.now_utc() + delta)
+
+    def _wait_until(self, when: datetime) -> None:
+        while self.clock.now_utc() < when:
+            self.clock.sleep_until(min(when, self.clock.now_utc() + timedelta(seconds=5)))
+            if self._flag_pending():
+                return
+
+    def _heartbeat(self) -> None:
+        while not self._stop_heartbeat.is_set():
+            status_files.write_component(
+                self.paths, "runner", SystemClock().now_utc(), self.status.snapshot()
+            )
+            self._stop_heartbeat.wait(HEARTBEAT_S)
+
+
+def run_runner(paths: RuntimePaths) -> int:
+    """Entry point of the runner child process."""
+    error_handler_bot.configure(paths, None)
+    error_handler_bot.install_excepthook("runner")
+    return Runner(paths).run()
