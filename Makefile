@@ -39,11 +39,11 @@ browser-deps: ## install Debian's chromium for the browser tests (needs root or 
 	fi
 
 fmt: setup ## format the code
-	$(BIN)/ruff format tbot_bot tbot_web bench scripts
+	$(BIN)/ruff format tbot_bot tbot_web bench
 
 lint: setup ## ruff lint
-	$(BIN)/ruff check tbot_bot tbot_web bench scripts
-	$(BIN)/ruff format --check tbot_bot tbot_web bench scripts
+	$(BIN)/ruff check tbot_bot tbot_web bench
+	$(BIN)/ruff format --check tbot_bot tbot_web bench
 
 type: setup ## mypy (strict on tbot_bot)
 	$(BIN)/mypy tbot_bot tbot_web

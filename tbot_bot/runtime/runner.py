@@ -252,7 +252,7 @@ class Runner:
         )
         try:
             self.set_state("running", "trading day")
-            DayRunner(
+            day = DayRunner(
                 settings=settings,
                 identity=identity.string,
                 bot_id=identity.bot_id,
@@ -266,15 +266,37 @@ class Runner:
                 universe=universe,
                 ledger=LedgerPoster(books, broker, identity.broker_code, "primary"),
                 state_sink=self.set_state,
-                on_tick=self._on_tick(broker),
+                on_tick=self._on_tick(broker, lambda: day),
+                phase_hook=self._phase_hook(plan),
                 previous_close_utc=calendar.session_bounds(
                     calendar.previous_session(plan.trading_date)
                 )[1],
-            ).run()
+            )
+            day.run()
         finally:
             books.close()
 
-    def _on_tick(self, broker: Broker) -> Callable[[datetime], None]:
+    def _phase_hook(self, plan: Any) -> Callable[[str, str, str | None, datetime], None]:
+        """Keep schedule.json and the runner's phase fields current on every phase change."""
+        document = schedule_json(plan, self.clock.now_utc())
+
+        def hook(phase: str, status: str, reason: str | None, now: datetime) -> None:
+            entry = document.setdefault("phases", {}).setdefault(phase, {})
+            entry.update({"status": status, "reason": reason})
+            entry["started_utc" if status == "running" else "ended_utc"] = iso_utc(now)
+            status_files.write_json(self.paths, "schedule.json", document)
+            upcoming = [p for p in plan.phases if p.start_utc > now and p.status == "pending"]
+            self.status.update(
+                active_strategy=phase if status == "running" else None,
+                phase=phase if status == "running" else None,
+                phase_started_utc=iso_utc(now) if status == "running" else None,
+                next_phase=upcoming[0].name if upcoming else None,
+                next_phase_utc=iso_utc(upcoming[0].start_utc) if upcoming else None,
+            )
+
+        return hook
+
+    def _on_tick(self, broker: Broker, day: Callable[[], DayRunner]) -> Callable[[datetime], None]:
         last = {"positions": 0.0}  # epoch seconds of the last positions.json
 
         def hook(now: datetime) -> None:

@@ -22,8 +22,8 @@ from tbot_bot.config import error_handler_bot
 from tbot_bot.config.audit import audit_event
 from tbot_bot.config.path_resolver import BotOutputs, RuntimePaths
 from tbot_bot.errors import TbotError
-from tbot_bot.money import round_cents
 from tbot_bot.market.day_plan import DayPlan, PhasePlan, late_start_decision
+from tbot_bot.money import round_cents
 from tbot_bot.reporting.bot_logs import BotLogs
 from tbot_bot.reporting.daily_summary import build_summary, percentiles, write_summary
 from tbot_bot.reporting.trade_history import TradeHistory
@@ -41,6 +41,7 @@ from tbot_bot.trading.state_db import connect
 logger = logging.getLogger(__name__)
 StrategyFactory = Callable[[str, PhasePlan], Strategy]
 UniverseHook = Callable[[datetime], None]
+PhaseHook = Callable[[str, str, str | None, datetime], None]  # phase, status, reason, now
 
 
 @dataclass
@@ -73,9 +74,12 @@ class DayRunner:
     read_flags: bool = True
     grace_min: int = 2
     previous_close_utc: datetime | None = None
+    phase_hook: PhaseHook | None = None
+
+    context: DayContext | None = None  # set by run(); read by status hooks of the supervisor
 
     def run(self) -> DayResult:
-        ctx = self._context()
+        ctx = self.context = self._context()
         result = DayResult(self.plan.trading_date.isoformat())
         try:
             self._startup(ctx)
@@ -171,6 +175,7 @@ class DayRunner:
             scheduled_start=phase.start_utc,
             started=self.clock.now_utc(),
         )
+        self._announce(phase.name, "running", None)
         try:
             outcome = SessionRunner(
                 ctx,
@@ -260,7 +265,12 @@ class DayRunner:
             scheduled_start=phase.start_utc,
             ended=now,
         )
+        self._announce(phase.name, status, reason)
         return status, reason
+
+    def _announce(self, phase: str, status: str, reason: str | None) -> None:
+        if self.phase_hook is not None:
+            self.phase_hook(phase, status, reason, self.clock.now_utc())
 
     # -- kill switch and HALTED ------------------------------------------------------------------
     def _ensure_kill_switch(self, ctx: DayContext) -> None:
