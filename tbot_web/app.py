@@ -20,6 +20,7 @@ from tbot_bot.config.secrets_manager import SecretsManager
 from tbot_bot.errors import ConfigError
 from tbot_web.py import (
     account_web,
+    books_web,
     configuration_web,
     control_web,
     login_web,
@@ -47,6 +48,7 @@ BLUEPRINTS = (
     users_web.bp,
     account_web.bp,
     settings_web.bp,
+    books_web.bp,
 )
 MAX_REQUEST_BYTES = 1024 * 1024
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from typing import Any, TextIO
 
 from waitress.server import create_server
 
+from tbot_bot.clock import utc_now
 from tbot_bot.config.identity import NetworkConfig
 from tbot_bot.config.path_resolver import RuntimePaths
 from tbot_bot.config.secrets_manager import SecretsManager
 from tbot_bot.errors import ConfigError
+from tbot_bot.runtime import status_files
 from tbot_web.app import create_app
 from tbot_web.support import events, launcher
 
@@ -26,6 +30,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6900
 DEFAULT_THREADS = 8
+HEARTBEAT_S = 5.0
 
 
 def _env_int(name: str, default: int) -> int:
@@ -54,7 +59,8 @@ def resolve_bind(
             )
     env_host = os.environ.get("TBOT_WEB_HOST", "").strip() or None
     env_port = _env_int("TBOT_WEB_PORT", 0) or None
-    return (host or env_host or config_host, port or env_port or config_port)
+    chosen_port = port if port is not None else (env_port or config_port)  # 0 = any free port
+    return (host or env_host or config_host, chosen_port)
 
 
 def build_server(
@@ -83,17 +89,40 @@ def build_server(
     return server
 
 
+def _heartbeat(paths: RuntimePaths, bind: str, stop: threading.Event) -> None:
+    """`output/status/web.json` every 5 s, so main's status shows the web as alive (§8.5)."""
+    while True:
+        try:
+            status_files.write_component(
+                paths, "web", utc_now(), {"pid": os.getpid(), "bind": bind, "status": "running"}
+            )
+        except OSError as exc:
+            logger.warning("web heartbeat not written: %s", exc)
+        if stop.wait(HEARTBEAT_S):
+            return
+
+
 def serve(
     home: str | os.PathLike[str] | RuntimePaths | None = None,
     host: str | None = None,
     port: int | None = None,
 ) -> None:
-    """Run the web UI until interrupted (the `tbot web` entry point)."""
+    """Run the web UI until interrupted or terminated (the `tbot web` entry point)."""
     os.umask(0o077)
-    server = build_server(home, host, port)
+    paths = home if isinstance(home, RuntimePaths) else RuntimePaths.for_home(home)
+    server = build_server(paths, host, port)
+    stop = threading.Event()
+    bind = f"{server.effective_host}:{server.effective_port}"
+    beat = threading.Thread(target=_heartbeat, args=(paths, bind, stop), daemon=True)
+    beat.start()
+    # main stops its children with SIGTERM: leave the serve loop cleanly.
+    signal.signal(signal.SIGTERM, lambda *_: server.close())
     try:
         server.run()
     except KeyboardInterrupt:
         logger.info("web server interrupted")
+    except OSError as exc:  # the socket is closed under run() by the SIGTERM handler
+        logger.info("web server stopped: %s", exc)
     finally:
+        stop.set()
         server.close()

@@ -301,6 +301,10 @@ class RuntimePaths:
         """The same writers pointed at a backtest run folder (never a production ledger)."""
         return BotOutputs(self.backtest_run_dir(run_id), validate_identity_string(identity))
 
+    def backtest_files(self, run_id: str) -> BacktestRunFiles:
+        """Every file of one backtest or sweep run folder (trading spec §15)."""
+        return BacktestRunFiles(self.backtest_run_dir(run_id))
+
     def layout(self, identity: str | None = None) -> dict[str, Path]:
         """The resolved layout, for `tbot paths`."""
         entries: dict[str, Path] = {
@@ -393,6 +397,66 @@ class BotOutputs:
         safe_component(stem, "export name")
         safe_component(extension, "export extension")
         return self.exports_dir(yyyymmdd) / f"{self.identity}_BOT_{stem}_{yyyymmdd}.{extension}"
+
+
+@dataclass(frozen=True)
+class BacktestRunFiles:
+    """One backtest run folder `output/trades/backtest/<run_id>/` (or a sweep's `runs/<k>/`).
+
+    A backtest writes nothing outside it: the runner's writers use `outputs()` (logs, summaries,
+    trades, throwaway ledgers) and everything the runtime keeps per home (state database, ledger
+    lock, ledger snapshots, sync log) lives under a private scratch home, `runtime/`.
+    """
+
+    root: Path
+
+    def outputs(self, identity: str) -> BotOutputs:
+        return BotOutputs(self.root, validate_identity_string(identity))
+
+    @property
+    def scratch(self) -> RuntimePaths:
+        return RuntimePaths(self.root / "runtime")
+
+    @property
+    def config_json(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def equity_csv(self) -> Path:
+        return self.root / "equity.csv"
+
+    @property
+    def metrics_json(self) -> Path:
+        return self.root / "metrics.json"
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    @property
+    def equity_drawdown_png(self) -> Path:
+        return self.root / "equity_drawdown.png"
+
+    @property
+    def strategy_pnl_png(self) -> Path:
+        return self.root / "strategy_pnl.png"
+
+    def trades_chart(self, symbol: str) -> Path:
+        return self.root / f"trades_{safe_component(symbol, 'symbol')}.png"
+
+    @property
+    def sweep_csv(self) -> Path:
+        return self.root / "sweep.csv"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    def run(self, index: int) -> BacktestRunFiles:
+        """The folder of sweep combination `index` (`runs/<k>/`)."""
+        if index < 0:
+            raise PathError(f"sweep run index {index} must be >= 0")
+        return BacktestRunFiles(self.runs_dir / str(index))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Connections to the four core databases and their one-shot, idempotent initialisation.
 
-Connections set `journal_mode=WAL`, `foreign_keys=ON` and `busy_timeout=5000` (web_runtime §5).
+Databases use `journal_mode=WAL` (set once at init, it persists in the file); connections set
+`foreign_keys=ON` and `busy_timeout=5000` (web_runtime §5).
 Each database file is created 0600 inside a 0700 directory before SQLite ever opens it, so there is
 no moment at which the file exists with a looser mode. The DDL lives in
 `tbot_bot/core/schemas/*.sql` and is read from the installed package.
@@ -69,10 +70,9 @@ def connect(paths: RuntimePaths, db_name: str, *, readonly: bool = False) -> sql
         conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
         return _configure(conn)
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    _configure(conn)
-    # WAL lets the web read while the runtime writes; the mode persists in the file once set.
-    conn.execute("PRAGMA journal_mode=WAL")
-    return conn
+    # journal_mode=WAL is set by `initialize` and persists in the file; setting it again on every
+    # connection would cost a write lock each time.
+    return _configure(conn)
 
 
 def _create_private_file(path: Path) -> None:
@@ -95,6 +95,8 @@ def initialize(home: HomeLike | None, db_name: str) -> Path:
     _create_private_file(path)
     path.chmod(PRIVATE_FILE_MODE)
     with contextlib.closing(connect(paths, db_name)) as conn:
+        # WAL lets the web read while the runtime writes.
+        conn.execute("PRAGMA journal_mode=WAL")
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise ConfigError(

@@ -22,10 +22,12 @@ from tbot_web.support.guard import public, require, setup_route
 from tbot_web.support.routing import LANDING, SETUP_PHASES, Phase
 from tbot_web.support.runtime_files import (
     EQUITY_RANGES,
+    load_status,
     read_equity_curve,
     read_positions,
     read_schedule,
     read_status,
+    with_staleness,
 )
 
 bp = Blueprint("main", __name__)
@@ -106,7 +108,9 @@ def dashboard() -> str:
 @require("view", halted_ok=True)
 def api_status() -> Response:
     context = ctx()
-    status = read_status(context.paths, context.now())
+    paths = context.paths
+    cached = context.cached("status", paths.status_file("status.json"), lambda: load_status(paths))
+    status = with_staleness(cached, context.now())
     # status.json is rewritten every 5 s by main; the state file itself is fresher.
     status["bot_state_live"] = context.bot_state()
     status["flags_live"] = flags_summary(context.paths)

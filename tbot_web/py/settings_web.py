@@ -1,7 +1,7 @@
 """`/settings`: the `.env_bot` editor generated from the settings catalogue (web_runtime §3, §6).
 
 - GET (analyst+): every key by section with its type, range, unit and help; no key of `.env_bot`
-  is a credential, and any key whose name looks secret is still shown only as set / not set.
+  is a credential; a key the catalogue marks secret would be shown only as set / not set.
 - POST /settings/preview (admin): unknown or removed keys -> 422; full strict validation -> 422;
   otherwise a diff of the changed keys and a confirm form carrying a digest of the file previewed.
 - POST /settings/save (admin): 409 if the file changed since the preview; atomic write through the
@@ -27,7 +27,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from tbot_bot.config.key_rotation import expand_scope, rotate
-from tbot_bot.config.redact import is_secret_key, redact_text
+from tbot_bot.config.redact import redact_text
 from tbot_bot.config.secrets_manager import canonical_json
 from tbot_bot.config.settings_catalogue import CATALOGUE, DEPRECATED_KEYS, KEYS, SECTIONS
 from tbot_bot.config.settings_schema import validate_settings
@@ -59,12 +59,17 @@ def _sections(values: dict[str, str]) -> list[tuple[str, str, list[dict[str, Any
         for spec in CATALOGUE:
             if spec.section != section:
                 continue
-            secret = spec.secret or is_secret_key(spec.name)
+            choices: tuple[str, ...] = ()
+            if spec.choices and spec.type_label != "CSV":  # CSV lists stay free text
+                choices = spec.choices
+                if spec.optional and "" not in choices:
+                    choices = ("", *choices)
             rows.append(
                 {
                     "spec": spec,
-                    "secret": secret,
-                    "value": "" if secret else values.get(spec.name, ""),
+                    "secret": spec.secret,
+                    "choices": choices,
+                    "value": "" if spec.secret else values.get(spec.name, ""),
                     "is_set": bool(values.get(spec.name)),
                 }
             )
@@ -92,7 +97,7 @@ def _submitted(current: dict[str, str]) -> tuple[dict[str, str], list[str]]:
             problems.append(f"'{key}' is not supported: {DEPRECATED_KEYS[key]}.")
         elif key not in KEYS:
             problems.append(f"Unknown setting '{key}'.")
-        elif not (KEYS[key].secret or is_secret_key(key)) or request.form[key]:
+        elif not KEYS[key].secret or request.form[key]:
             record[key] = request.form[key].strip()
     return record, problems
 

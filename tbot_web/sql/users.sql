@@ -12,6 +12,9 @@ SELECT * FROM system_users WHERE email = :email;
 -- name: count_users
 SELECT COUNT(*) FROM system_users;
 
+-- name: any_user
+SELECT EXISTS (SELECT 1 FROM system_users);
+
 -- name: count_active_admins
 SELECT COUNT(*) FROM system_users WHERE role = 'admin' AND account_status = 'active';
 

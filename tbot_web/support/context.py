@@ -9,7 +9,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from flask import current_app, g
 
@@ -26,6 +27,7 @@ from tbot_web.support.web_settings import WebSettings, load_web_settings
 logger = logging.getLogger(__name__)
 
 EXTENSION_KEY = "tbot"
+T = TypeVar("T")
 Mailer = Callable[[dict[str, Any], str, str, str], None]
 
 
@@ -46,12 +48,37 @@ class WebContext:
     mail_threads: list[threading.Thread] = field(default_factory=list)
     _identity: str | None = field(default=None, repr=False)
     _identity_failed_stamp: tuple[int, int] | None = field(default=None, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+    _cache: dict[str, tuple[tuple[int, int, int] | None, Any]] = field(
+        default_factory=dict, repr=False
+    )
 
     def now(self) -> datetime:
         return self.clock.now_utc()
 
+    def cached(self, name: str, path: Path, loader: Callable[[], T]) -> T:
+        """`loader()`'s value, recomputed only when `path` changes (mtime, size, inode).
+
+        Status and secret files are rewritten atomically (a new inode each time), so a changed
+        file is always noticed; this keeps decrypting and parsing off the per-request path.
+        """
+        try:
+            st = path.stat()
+            stamp: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            stamp = None
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] == stamp:
+            value: T = hit[1]
+            return value
+        fresh = loader()
+        self._cache[name] = (stamp, fresh)
+        return fresh
+
     def settings(self) -> WebSettings:
-        return load_web_settings(self.secrets)
+        return self.cached(
+            "settings", self.paths.secret_file("env"), lambda: load_web_settings(self.secrets)
+        )
 
     def bcrypt_rounds(self) -> int:
         if self.bcrypt_rounds_override is not None:
@@ -91,8 +118,34 @@ class WebContext:
             self._identity_failed_stamp = stamp
         return self._identity
 
+    def connection(self, name: str) -> sqlite3.Connection:
+        """This thread's connection to core database `name` (waitress threads are long-lived).
+
+        Reused across requests; reopened if the file was replaced (a restored backup).
+        """
+        cache: dict[str, tuple[sqlite3.Connection, int]] = self._local.__dict__.setdefault(
+            "connections", {}
+        )
+        path = self.paths.core_db(name)
+        try:
+            inode = path.stat().st_ino
+        except FileNotFoundError:
+            inode = -1
+        entry = cache.get(name)
+        if entry is not None and entry[1] == inode:
+            return entry[0]
+        if entry is not None:
+            with contextlib.suppress(sqlite3.Error):
+                entry[0].close()
+        conn = connect(self.paths, name)
+        cache[name] = (conn, inode)
+        return conn
+
     def network(self) -> NetworkConfig | None:
         """The network config once provisioned and valid; None otherwise."""
+        return self.cached("network", self.paths.secret_file("network_config"), self._load_network)
+
+    def _load_network(self) -> NetworkConfig | None:
         if not self.secrets.has_secret("network_config"):
             return None
         try:
@@ -109,19 +162,19 @@ def ctx() -> WebContext:
 
 
 def db(name: str) -> sqlite3.Connection:
-    """A connection to core database `name`, opened once per request and closed at teardown."""
-    connections: dict[str, sqlite3.Connection] = g.setdefault("_tbot_dbs", {})
-    if name not in connections:
-        connections[name] = connect(ctx().paths, name)
-    return connections[name]
+    """This thread's connection to core database `name` (see `WebContext.connection`)."""
+    conn = ctx().connection(name)
+    g.setdefault("_tbot_dbs", set()).add(name)
+    return conn
 
 
 def close_dbs(_exc: BaseException | None = None) -> None:
-    """Teardown hook: close every connection this request opened."""
-    connections: dict[str, sqlite3.Connection] = g.pop("_tbot_dbs", {})
-    for conn in connections.values():
-        with contextlib.suppress(sqlite3.Error):
-            conn.close()
+    """Teardown: never leave a transaction open on a reused connection."""
+    for name in g.pop("_tbot_dbs", set()):
+        conn = ctx().connection(name)
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.rollback()
 
 
 @contextlib.contextmanager

@@ -22,7 +22,6 @@ from tbot_bot.clock import iso_utc
 from tbot_bot.config.audit import append_json_line
 from tbot_bot.config.fileio import OUTPUT_DIR_MODE, ensure_dir
 from tbot_bot.config.redact import redact, redact_text
-from tbot_bot.core.database import connect
 from tbot_web.support.context import ctx
 from tbot_web.support.sql import query
 
@@ -172,10 +171,6 @@ def _mirror(db_name: str, statement: str, params: dict[str, Any]) -> None:
     if not paths.core_db(db_name).exists():
         return
     try:
-        conn = connect(paths, db_name)
-        try:
-            conn.execute(query(statement), params)
-        finally:
-            conn.close()
+        ctx().connection(db_name).execute(query(statement), params)
     except sqlite3.Error as exc:
         logger.error("could not mirror %s into %s: %s", params.get("event"), db_name, exc)

@@ -7,11 +7,9 @@ secret and runs integrity checks.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from enum import StrEnum
 
-from tbot_bot.core.database import connect
 from tbot_bot.core.scripts.verify_all_core_databases import verify
 from tbot_bot.errors import ConfigError
 from tbot_bot.runtime.bot_state_manager import ACTIVE_STATES, CLOSING_STATES
@@ -46,12 +44,23 @@ def user_counts(context: WebContext) -> tuple[int, int]:
     if not context.paths.core_db("SYSTEM_USERS.db").exists():
         return 0, 0
     try:
-        with contextlib.closing(connect(context.paths, "SYSTEM_USERS.db")) as conn:
-            users = int(conn.execute(query("users.count_users")).fetchone()[0])
-            admins = int(conn.execute(query("users.count_active_admins")).fetchone()[0])
+        conn = context.connection("SYSTEM_USERS.db")
+        users = int(conn.execute(query("users.count_users")).fetchone()[0])
+        admins = int(conn.execute(query("users.count_active_admins")).fetchone()[0])
     except (sqlite3.Error, ConfigError):
         return 0, 0
     return users, admins
+
+
+def has_users(context: WebContext) -> bool:
+    """At least one account exists (one cheap query; counts only where the table needs them)."""
+    if not context.paths.core_db("SYSTEM_USERS.db").exists():
+        return False
+    try:
+        conn = context.connection("SYSTEM_USERS.db")
+        return bool(conn.execute(query("users.any_user")).fetchone()[0])
+    except (sqlite3.Error, ConfigError):
+        return False
 
 
 def setup_complete(context: WebContext) -> bool:
@@ -74,7 +83,7 @@ def phase_for(state: str, *, context: WebContext) -> Phase:
         return Phase.SETUP_FORM
     if state in _WAIT_STATES:
         return Phase.SETUP_WAIT
-    if state == "registration" or user_counts(context)[0] == 0:
+    if state == "registration" or not has_users(context):
         return Phase.SETUP_REGISTER
     if state in _OPEN_STATES:
         return Phase.ACTIVE

@@ -49,16 +49,23 @@ def _parse_ts(value: object) -> datetime | None:
         return None
 
 
-def read_status(paths: RuntimePaths, now: datetime) -> dict[str, Any]:
-    """Redacted `status.json` plus `stale` (older than 30 s, missing or unparsable = stale)."""
+def load_status(paths: RuntimePaths) -> dict[str, Any] | None:
+    """Redacted `status.json` (None when missing or unparsable); callers may cache it per file."""
     data = read_json_object(paths.status_file("status.json"))
-    if data is None:
+    return dict(redact(data)) if data is not None else None
+
+
+def with_staleness(status: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    """A copy with `available` and `stale` (older than 30 s, missing or unparsable = stale)."""
+    if status is None:
         return {"available": False, "stale": True}
-    status = redact(data)
     updated = _parse_ts(status.get("updated_utc"))
-    status["available"] = True
-    status["stale"] = updated is None or now - updated > STALE_AFTER
-    return dict(status)
+    return {**status, "available": True, "stale": updated is None or now - updated > STALE_AFTER}
+
+
+def read_status(paths: RuntimePaths, now: datetime) -> dict[str, Any]:
+    """Redacted `status.json` plus `stale`."""
+    return with_staleness(load_status(paths), now)
 
 
 def read_positions(paths: RuntimePaths) -> dict[str, Any]:

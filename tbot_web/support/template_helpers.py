@@ -17,6 +17,9 @@ from tbot_web.support.web_session import csrf_token, pop_flashes
 # (endpoint, label, permission): the nav shows only what the role may open.
 NAV: tuple[tuple[str, str, str], ...] = (
     ("main.dashboard", "Dashboard", "view"),
+    ("books.trades", "Trades", "view"),
+    ("books.ledger", "Ledger", "view"),
+    ("books.coa", "COA", "view"),
     ("logs.logs", "Logs", "view"),
     ("settings.settings", "Settings", "settings.view"),
     ("configuration.configuration", "Configuration", "settings.edit"),

@@ -41,7 +41,10 @@ def store() -> SessionStore | None:
     if not context.secrets.key_exists("login"):
         return None
     try:
-        key = context.secrets.hmac_key("login")
+        # Re-read only when login.key changes (a rotation replaces the file).
+        key = context.cached(
+            "login_hmac", context.paths.key_file("login"), lambda: context.secrets.hmac_key("login")
+        )
     except ConfigError:
         return None
     return SessionStore(db("SYSTEM_USERS.db"), key, context.now(), context.settings())

@@ -71,7 +71,9 @@ def test_first_run(
     screenshot(page, "first_run_dashboard")
 
 
-def test_dashboard_chart_positions_and_operator_controls(page: Any, provisioned_server: Server) -> None:
+def test_dashboard_chart_positions_and_operator_controls(
+    page: Any, provisioned_server: Server
+) -> None:
     with FakeRunner(provisioned_server.paths):
         _login(page, provisioned_server, "operator")
         page.wait_for_url("**/dashboard", timeout=TIMEOUT_MS)
@@ -118,6 +120,7 @@ def test_viewer_has_no_controls_and_forged_post_is_refused(
     assert status == 403
     assert not provisioned_server.paths.control_flag("control_kill.flag").exists()
     page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(600)  # the chart redraws for the new width after a short debounce
     screenshot(page, "dashboard_viewer_phone")
 
 

@@ -14,8 +14,8 @@ from tbot_bot.config.path_resolver import RuntimePaths
 from tbot_bot.errors import StateError
 from tbot_bot.runtime import bot_state_manager as bsm
 
-# Every edge the spec lists explicitly (trading §8.2 table + setup chain), written out by hand so the
-# test does not just mirror the module's table.
+# Every edge the spec lists explicitly (trading §8.2 table + setup chain), written out by hand so
+# the test does not just mirror the module's table.
 SPEC_EDGES = {
     ("initialize", "initializing"),
     ("initializing", "provisioning"),

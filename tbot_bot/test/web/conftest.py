@@ -12,11 +12,18 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from tbot_bot.clock import FakeClock
 from tbot_bot.config.path_resolver import RuntimePaths
-from tbot_bot.test.web.webkit import START, Outbox, copy_home, login, make_app, provision
+from tbot_bot.test.web.webkit import (
+    START,
+    Outbox,
+    TestClient,
+    copy_home,
+    login,
+    make_app,
+    provision,
+)
 
 
 @pytest.fixture(scope="session")
@@ -54,11 +61,12 @@ def app(home: RuntimePaths, clock: FakeClock, outbox: Outbox) -> Flask:
 
 
 @pytest.fixture
-def client_as(app: Flask) -> Callable[[str], FlaskClient]:
+def client_as(app: Flask) -> Callable[[str], TestClient]:
     """`client_as("operator")`: a client logged in through /login, with `.csrf` set."""
 
-    def make(role: str) -> FlaskClient:
+    def make(role: str) -> TestClient:
         client = app.test_client()
+        assert isinstance(client, TestClient)
         response = login(client, role)
         assert response.status_code == 302, response.get_data(as_text=True)[-500:]
         return client

@@ -10,12 +10,13 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tbot_bot.clock import FakeClock
 from tbot_bot.config.path_resolver import RuntimePaths
 from tbot_bot.config.secrets_manager import SecretsManager
 from tbot_bot.errors import ConfigError
-from tbot_bot.test.web.webkit import PASSWORD, Outbox, fresh_csrf, login
+from tbot_bot.test.web.webkit import PASSWORD, Outbox, TestClient, fresh_csrf, login, new_client
 from tbot_web.app import create_app
 from tbot_web.support import auth_web
 from tbot_web.support.auth_web import GENERIC_LOGIN_ERROR
@@ -25,7 +26,9 @@ def _user(paths: RuntimePaths, username: str) -> sqlite3.Row:
     conn = sqlite3.connect(paths.core_db("SYSTEM_USERS.db"))
     conn.row_factory = sqlite3.Row
     with conn:
-        row = conn.execute("SELECT * FROM system_users WHERE username = ?", (username,)).fetchone()
+        row: sqlite3.Row = conn.execute(
+            "SELECT * FROM system_users WHERE username = ?", (username,)
+        ).fetchone()
     conn.close()
     return row
 
@@ -35,7 +38,9 @@ def _events(paths: RuntimePaths, log: str = "auth_web.log") -> list[str]:
     return [json.loads(x)["event"] for x in path.read_text().splitlines()] if path.exists() else []
 
 
-def _post_login(client: FlaskClient, username: str, password: str, ip: str = "10.0.0.1") -> object:
+def _post_login(
+    client: FlaskClient, username: str, password: str, ip: str = "10.0.0.1"
+) -> TestResponse:
     token = fresh_csrf(client)
     return client.post(
         "/login",
@@ -46,12 +51,13 @@ def _post_login(client: FlaskClient, username: str, password: str, ip: str = "10
 
 def test_stored_hash_is_fernet_of_bcrypt_cost_12(home: RuntimePaths, clock: FakeClock) -> None:
     app = create_app(home, testing=True, clock=clock, mailer=Outbox())  # production bcrypt cost
-    admin = app.test_client()
+    app.test_client_class = TestClient
+    admin = new_client(app)
     assert login(admin, "admin").status_code == 302
     response = admin.post(
         "/users/create",
         data={
-            "csrf_token": admin.csrf,  # type: ignore[attr-defined]
+            "csrf_token": admin.csrf,
             "username": "costly",
             "email": "costly@example.com",
             "role": "viewer",
@@ -82,7 +88,7 @@ def test_password_policy() -> None:
 
 
 def test_identical_failures_and_dummy_check(app: Flask, home: RuntimePaths) -> None:
-    admin = app.test_client()
+    admin = new_client(app)
     login(admin, "admin")
     # make one account inactive and one locked (by an admin edit)
     for name, status in (("analyst", "inactive"), ("spare", "locked")):
@@ -90,7 +96,7 @@ def test_identical_failures_and_dummy_check(app: Flask, home: RuntimePaths) -> N
         admin.post(
             f"/users/{user['id']}/edit",
             data={
-                "csrf_token": admin.csrf,  # type: ignore[attr-defined]
+                "csrf_token": admin.csrf,
                 "email": user["email"],
                 "role": user["role"],
                 "account_status": status,
@@ -151,7 +157,7 @@ def test_per_ip_rate_limit(app: Flask, home: RuntimePaths) -> None:
 
 
 def test_idle_and_absolute_expiry(
-    client_as: Callable[[str], FlaskClient], clock: FakeClock, home: RuntimePaths
+    client_as: Callable[[str], TestClient], clock: FakeClock, home: RuntimePaths
 ) -> None:
     client = client_as("viewer")
     clock.sleep_until(clock.now_utc() + timedelta(minutes=119))
@@ -177,18 +183,16 @@ def _steal(app: Flask, client: FlaskClient) -> FlaskClient:
     return thief
 
 
-def test_logout_revokes(app: Flask, client_as: Callable[[str], FlaskClient]) -> None:
+def test_logout_revokes(app: Flask, client_as: Callable[[str], TestClient]) -> None:
     client = client_as("viewer")
     copy = _steal(app, client)
     assert copy.get("/dashboard").status_code == 200
-    assert client.post("/logout", data={"csrf_token": client.csrf}).status_code == 302  # type: ignore[attr-defined]
+    assert client.post("/logout", data={"csrf_token": client.csrf}).status_code == 302
     assert copy.get("/dashboard").status_code == 302
     assert client.get("/dashboard").status_code == 302
 
 
-def test_password_change_revokes_others(
-    app: Flask, client_as: Callable[[str], FlaskClient]
-) -> None:
+def test_password_change_revokes_others(app: Flask, client_as: Callable[[str], TestClient]) -> None:
     first = client_as("operator")
     second = client_as("operator")
     old_copy = _steal(app, first)
@@ -196,7 +200,7 @@ def test_password_change_revokes_others(
     response = first.post(
         "/account/password",
         data={
-            "csrf_token": first.csrf,  # type: ignore[attr-defined]
+            "csrf_token": first.csrf,
             "current_password": PASSWORD,
             "new_password": new_password,
             "confirm": new_password,
@@ -210,7 +214,7 @@ def test_password_change_revokes_others(
 
 
 def test_role_change_revokes(
-    app: Flask, home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    app: Flask, home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     viewer = client_as("viewer")
     admin = client_as("admin")
@@ -218,7 +222,7 @@ def test_role_change_revokes(
     response = admin.post(
         f"/users/{user['id']}/edit",
         data={
-            "csrf_token": admin.csrf,  # type: ignore[attr-defined]
+            "csrf_token": admin.csrf,
             "email": user["email"],
             "role": "operator",
             "account_status": "active",
@@ -230,13 +234,13 @@ def test_role_change_revokes(
 
 
 def test_role_is_read_fresh_each_request(
-    app: Flask, home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    app: Flask, home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     operator = client_as("operator")
     with sqlite3.connect(home.core_db("SYSTEM_USERS.db")) as conn:
         conn.execute("UPDATE system_users SET role='viewer' WHERE username='operator'")
     conn.close()
-    response = operator.post("/control/stop", data={"csrf_token": operator.csrf})  # type: ignore[attr-defined]
+    response = operator.post("/control/stop", data={"csrf_token": operator.csrf})
     assert response.status_code == 403
 
 

@@ -8,12 +8,11 @@ import stat
 from collections.abc import Callable
 
 import pytest
-from flask.testing import FlaskClient
 
 from tbot_bot.clock import iso_utc
 from tbot_bot.config.path_resolver import RuntimePaths
 from tbot_bot.runtime import control_flags
-from tbot_bot.test.web.webkit import START, force_state
+from tbot_bot.test.web.webkit import START, TestClient, force_state
 
 FLAGS = {"start": "control_start.flag", "stop": "control_stop.flag", "kill": "control_kill.flag"}
 
@@ -22,13 +21,13 @@ def _present(paths: RuntimePaths) -> set[str]:
     return {kind for kind, name in FLAGS.items() if paths.control_flag(name).exists()}
 
 
-def _post(client: FlaskClient, action: str, **fields: str) -> int:
-    data = {"csrf_token": client.csrf, **fields}  # type: ignore[attr-defined]
+def _post(client: TestClient, action: str, **fields: str) -> int:
+    data = {"csrf_token": client.csrf, **fields}
     return client.post(f"/control/{action}", data=data).status_code
 
 
 def test_operator_flags_and_mutual_removal(
-    home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     operator = client_as("operator")
     assert _post(operator, "start") == 303
@@ -61,7 +60,7 @@ def test_operator_flags_and_mutual_removal(
 
 @pytest.mark.parametrize("role", ["viewer", "analyst"])
 def test_readers_cannot_control(
-    role: str, home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    role: str, home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     client = client_as(role)
     for action in FLAGS:
@@ -71,7 +70,7 @@ def test_readers_cannot_control(
 
 
 def test_start_from_halted_needs_admin_and_reset(
-    home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     force_state(home, "shutdown_triggered")
     operator, admin = client_as("operator"), client_as("admin")
@@ -83,7 +82,7 @@ def test_start_from_halted_needs_admin_and_reset(
 
 
 def test_start_from_error_needs_admin(
-    home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     force_state(home, "error")
     assert _post(client_as("operator"), "start") == 403
@@ -91,12 +90,12 @@ def test_start_from_error_needs_admin(
 
 
 def test_json_api_with_header_token(
-    home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     operator = client_as("operator")
     response = operator.post(
         "/control/stop",
-        headers={"X-CSRF-Token": operator.csrf, "Accept": "application/json"},  # type: ignore[attr-defined]
+        headers={"X-CSRF-Token": operator.csrf, "Accept": "application/json"},
     )
     assert response.status_code == 200
     assert response.get_json()["flag"] == "stop"

@@ -11,11 +11,10 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from tbot_bot.config.path_resolver import RuntimePaths
 from tbot_bot.core.scripts import init_system_users
-from tbot_bot.test.web.webkit import force_state, fresh_csrf, make_app
+from tbot_bot.test.web.webkit import TestClient, force_state, fresh_csrf, make_app
 from tbot_web.support import launcher
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -23,7 +22,7 @@ SETUP_ONLY = {"configuration.configuration", "register.register"}
 
 
 def _unsafe_urls(app: Flask) -> list[tuple[str, str, str]]:
-    values = {"user_id": 1, "token": "not-a-token", "filename": "css/base.css"}
+    values = {"user_id": 1, "token": "not-a-token", "filename": "css/base.css", "number": 1}
     found = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
@@ -45,7 +44,7 @@ def _csrf_events(paths: RuntimePaths) -> int:
 
 
 def test_logged_in_endpoints(
-    app: Flask, home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    app: Flask, home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     admin = client_as("admin")
     other = client_as("operator")
@@ -53,7 +52,7 @@ def test_logged_in_endpoints(
     assert len(urls) >= 15
     before = _csrf_events(home)
     for endpoint, method, url in urls:
-        for data in _bad_tokens(other.csrf):  # type: ignore[attr-defined]
+        for data in _bad_tokens(other.csrf):
             response = admin.open(url, method=method, data=data)
             assert response.status_code == 400, (endpoint, data, response.status_code)
         # the header form of the token is accepted the same way as the form field

@@ -24,7 +24,7 @@ def test_undeclared_endpoint_refused(app: Flask) -> None:
         return "oops"
 
     app.register_blueprint(extra)
-    with pytest.raises(ConfigError, match="extra.forgotten"):
+    with pytest.raises(ConfigError, match=r"extra\.forgotten"):
         check_declared(app)
 
 
@@ -48,5 +48,5 @@ def test_create_app_refuses_to_start(home: RuntimePaths, monkeypatch: pytest.Mon
         return "no declaration"
 
     monkeypatch.setattr(app_module, "BLUEPRINTS", (*app_module.BLUEPRINTS, extra))
-    with pytest.raises(ConfigError, match="extra2.sneaky"):
+    with pytest.raises(ConfigError, match=r"extra2\.sneaky"):
         make_app(home)

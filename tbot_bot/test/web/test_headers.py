@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Flask
-from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
+from tbot_bot.test.web.webkit import TestClient
 from tbot_web.support.guard import public
 from tbot_web.support.headers import CSP
 
@@ -19,8 +20,8 @@ FIXED = {
 }
 
 
-def _check(response: object, *, no_store: bool) -> None:
-    headers = response.headers  # type: ignore[attr-defined]
+def _check(response: TestResponse, *, no_store: bool) -> None:
+    headers = response.headers
     for name, value in FIXED.items():
         assert headers.get(name) == value, name
     assert "unsafe-inline" not in headers["Content-Security-Policy"]
@@ -38,7 +39,7 @@ def test_csp_is_the_spec_string() -> None:
     )
 
 
-def test_every_response_type(app: Flask, client_as: Callable[[str], FlaskClient]) -> None:
+def test_every_response_type(app: Flask, client_as: Callable[[str], TestClient]) -> None:
     def boom() -> str:
         raise RuntimeError("planted failure with secret gAAAAAplantedfernettokenvalue1234567")
 
@@ -72,7 +73,7 @@ def test_bad_host_refused(app: Flask) -> None:
     assert client.get("/login", headers={"Host": "[::1]:6900"}).status_code == 200
 
 
-def test_no_inline_script_or_style(app: Flask, client_as: Callable[[str], FlaskClient]) -> None:
+def test_no_inline_script_or_style(app: Flask, client_as: Callable[[str], TestClient]) -> None:
     client = client_as("admin")
     for url in ("/dashboard", "/users", "/settings", "/configuration", "/logs", "/account"):
         page = client.get(url).get_data(as_text=True)

@@ -7,11 +7,9 @@ import re
 import sqlite3
 from collections.abc import Callable
 
-from flask.testing import FlaskClient
-
 from tbot_bot.config.path_resolver import RuntimePaths
 from tbot_bot.config.secrets_manager import SecretsManager
-from tbot_bot.test.web.webkit import PASSWORD, login
+from tbot_bot.test.web.webkit import PASSWORD, TestClient, login
 
 
 def _user_id(home: RuntimePaths, username: str) -> int | None:
@@ -27,9 +25,9 @@ def _digest(page: str) -> str:
     return match.group(1)
 
 
-def test_users_lifecycle(home: RuntimePaths, client_as: Callable[[str], FlaskClient]) -> None:
+def test_users_lifecycle(home: RuntimePaths, client_as: Callable[[str], TestClient]) -> None:
     admin = client_as("admin")
-    csrf = admin.csrf  # type: ignore[attr-defined]
+    csrf = admin.csrf
     bad = admin.post(
         "/users/create",
         data={
@@ -92,7 +90,7 @@ def test_users_lifecycle(home: RuntimePaths, client_as: Callable[[str], FlaskCli
         assert event in trail
 
 
-def test_unlock(home: RuntimePaths, client_as: Callable[[str], FlaskClient]) -> None:
+def test_unlock(home: RuntimePaths, client_as: Callable[[str], TestClient]) -> None:
     conn = sqlite3.connect(home.core_db("SYSTEM_USERS.db"))
     conn.execute(
         "UPDATE system_users SET account_status='locked', failed_login_attempts=10 "
@@ -104,18 +102,18 @@ def test_unlock(home: RuntimePaths, client_as: Callable[[str], FlaskClient]) -> 
     viewer_id = _user_id(home, "viewer")
     assert (
         admin.post(f"/users/{viewer_id}/unlock", data={"csrf_token": admin.csrf}).status_code == 303
-    )  # type: ignore[attr-defined]
+    )
     assert login(admin.application.test_client(), "viewer").status_code == 302
 
 
 def test_settings_preview_and_save(
-    home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     admin = client_as("admin")
     page = admin.get("/settings").get_data(as_text=True)
     assert "MAX_TRADES" in page
     digest = _digest(page)
-    csrf = admin.csrf  # type: ignore[attr-defined]
+    csrf = admin.csrf
     unknown = admin.post(
         "/settings/preview", data={"csrf_token": csrf, "base_digest": digest, "NO_SUCH_KEY": "1"}
     )
@@ -155,7 +153,7 @@ def test_settings_preview_and_save(
 
 
 def test_configuration_edit_after_setup(
-    home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     admin = client_as("admin")
     page = admin.get("/configuration").get_data(as_text=True)
@@ -164,7 +162,7 @@ def test_configuration_edit_after_setup(
         "/configuration",
         data={
             "csrf_token": admin.csrf,
-            "LOCAL_PORT": "7100",  # type: ignore[attr-defined]
+            "LOCAL_PORT": "7100",
             "REMOTE_PORT": "7100",
             "ENTITY_CODE": "EVIL",
         },
@@ -177,7 +175,7 @@ def test_configuration_edit_after_setup(
     assert any(r["type"] == "restart_web" and r["requested_by"] == "web:admin" for r in requests)
 
 
-def test_logs_viewer(home: RuntimePaths, client_as: Callable[[str], FlaskClient]) -> None:
+def test_logs_viewer(home: RuntimePaths, client_as: Callable[[str], TestClient]) -> None:
     viewer = client_as("viewer")
     assert viewer.get("/logs?file=provisioning").status_code == 200
     assert viewer.get("/logs?file=auth_web").status_code == 403  # security log: admin only
@@ -189,9 +187,9 @@ def test_logs_viewer(home: RuntimePaths, client_as: Callable[[str], FlaskClient]
     assert "login_success" in page
 
 
-def test_account_email_change(client_as: Callable[[str], FlaskClient], home: RuntimePaths) -> None:
+def test_account_email_change(client_as: Callable[[str], TestClient], home: RuntimePaths) -> None:
     viewer = client_as("viewer")
-    csrf = viewer.csrf  # type: ignore[attr-defined]
+    csrf = viewer.csrf
     wrong = viewer.post(
         "/account/email",
         data={"csrf_token": csrf, "email": "v2@example.com", "current_password": "nope nope nope"},
@@ -208,3 +206,30 @@ def test_account_email_change(client_as: Callable[[str], FlaskClient], home: Run
         == "v2@example.com"
     )
     conn.close()
+
+
+def test_rotate_session_keys_ends_sessions_logins_survive(
+    home: RuntimePaths, client_as: Callable[[str], TestClient]
+) -> None:
+    admin = client_as("admin")
+    viewer = client_as("viewer")
+    login_key = home.key_file("login").read_bytes()
+    response = admin.post(
+        "/settings/rotate_keys",
+        data={"csrf_token": admin.csrf, "scope": "login", "include_session_keys": "1"},
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert home.key_file("login").read_bytes() != login_key
+    assert viewer.get("/dashboard").status_code == 302  # every session ended
+    assert login(admin.application.test_client(), "viewer").status_code == 302
+
+
+def test_rotate_all_fernet_keys(home: RuntimePaths, client_as: Callable[[str], TestClient]) -> None:
+    admin = client_as("admin")
+    before = {c: home.key_file(c).read_bytes() for c in ("env", "broker", "login")}
+    response = admin.post("/settings/rotate_keys", data={"csrf_token": admin.csrf, "scope": "all"})
+    assert response.status_code == 303
+    assert home.key_file("env").read_bytes() != before["env"]
+    assert home.key_file("broker").read_bytes() != before["broker"]
+    assert home.key_file("login").read_bytes() == before["login"]  # session keys need the box
+    assert admin.get("/settings").status_code == 200  # the admin stays logged in

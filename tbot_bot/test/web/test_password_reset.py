@@ -11,12 +11,11 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from tbot_bot.clock import FakeClock
 from tbot_bot.config.path_resolver import RuntimePaths
 from tbot_bot.config.secrets_manager import SecretsManager
-from tbot_bot.test.web.webkit import Outbox, fresh_csrf, login
+from tbot_bot.test.web.webkit import Outbox, TestClient, fresh_csrf, login
 from tbot_web.py.login_web import RESET_ANSWER
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -98,7 +97,7 @@ def test_same_answer_and_only_hash_stored(
 
 
 def test_use_ends_sessions_and_is_single_use(
-    app: Flask, smtp_home: RuntimePaths, outbox: Outbox, client_as: Callable[[str], FlaskClient]
+    app: Flask, smtp_home: RuntimePaths, outbox: Outbox, client_as: Callable[[str], TestClient]
 ) -> None:
     session = client_as("viewer")
     _request_reset(app, "viewer@example.com")
@@ -158,14 +157,12 @@ def test_policy_failure_keeps_token(app: Flask, smtp_home: RuntimePaths, outbox:
     assert _use(app, token, ip="10.9.5.1") == 302
 
 
-def test_admin_link(
-    app: Flask, home: RuntimePaths, client_as: Callable[[str], FlaskClient]
-) -> None:
+def test_admin_link(app: Flask, home: RuntimePaths, client_as: Callable[[str], TestClient]) -> None:
     admin = client_as("admin")
     conn = sqlite3.connect(home.core_db("SYSTEM_USERS.db"))
     viewer_id = conn.execute("SELECT id FROM system_users WHERE username='viewer'").fetchone()[0]
     conn.close()
-    response = admin.post(f"/users/{viewer_id}/reset_link", data={"csrf_token": admin.csrf})  # type: ignore[attr-defined]
+    response = admin.post(f"/users/{viewer_id}/reset_link", data={"csrf_token": admin.csrf})
     assert response.status_code == 200
     token = _LINK.search(response.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
     kinds = _rows(home, "SELECT token_type FROM password_reset_tokens")

@@ -6,11 +6,10 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from tbot_bot.config.path_resolver import RuntimePaths
 from tbot_bot.core.scripts import init_system_users
-from tbot_bot.test.web.webkit import force_state, make_app
+from tbot_bot.test.web.webkit import TestClient, force_state, make_app
 from tbot_web.support import launcher
 
 ALWAYS = ("/healthz", "/api/bot_state", "/static/css/base.css")
@@ -77,12 +76,12 @@ def test_zero_users_means_register(fresh_paths: RuntimePaths) -> None:
 
 @pytest.mark.parametrize("state", OPEN_STATES)
 def test_open_states(
-    state: str, home: RuntimePaths, app: Flask, client_as: Callable[[str], FlaskClient]
+    state: str, home: RuntimePaths, app: Flask, client_as: Callable[[str], TestClient]
 ) -> None:
     force_state(home, state)
     anonymous = app.test_client()
     assert anonymous.get("/").headers["Location"] == "/login"
-    for url in ("/login", "/password_reset") + ALWAYS:
+    for url in ("/login", "/password_reset", *ALWAYS):
         assert anonymous.get(url).status_code == 200
     assert anonymous.get("/register").status_code == 404
     admin = client_as("admin")
@@ -93,7 +92,7 @@ def test_open_states(
 
 @pytest.mark.parametrize("state", ["graceful_closing_positions", "emergency_closing_positions"])
 def test_closing_states(
-    state: str, home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    state: str, home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     force_state(home, state)
     admin = client_as("admin")
@@ -101,7 +100,7 @@ def test_closing_states(
     assert 'id="closing-banner"' in page
     for url in ("/users", "/settings", "/logs", "/api/status"):
         assert admin.get(url).status_code == 200
-    csrf = {"csrf_token": admin.csrf}  # type: ignore[attr-defined]
+    csrf = {"csrf_token": admin.csrf}
     assert admin.post("/users/create", data=csrf).status_code == 409
     assert admin.post("/settings/preview", data=csrf).status_code == 409
     assert admin.post("/control/stop", data=csrf).status_code == 303
@@ -110,7 +109,7 @@ def test_closing_states(
 
 @pytest.mark.parametrize("state", ["error", "shutdown", "shutdown_triggered"])
 def test_halted_states(
-    state: str, home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    state: str, home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     force_state(home, state)
     admin = client_as("admin")
@@ -120,7 +119,7 @@ def test_halted_states(
         assert admin.get(url).status_code == 200
     for url in ("/users", "/settings"):
         assert admin.get(url).status_code == 409
-    csrf = {"csrf_token": admin.csrf}  # type: ignore[attr-defined]
+    csrf = {"csrf_token": admin.csrf}
     assert admin.post("/control/stop", data=csrf).status_code == 409
     start = admin.post("/control/start", data={**csrf, "confirm_reset": "RESET"})
     assert start.status_code == 303

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tbot_bot.config.path_resolver import RuntimePaths
-from tbot_bot.test.web.webkit import fresh_csrf
+from tbot_bot.test.web.webkit import TestClient, fresh_csrf
 
 PUBLIC = "public"
 GONE = "not_found"  # setup-only route: 404 after setup
@@ -53,6 +53,13 @@ EXPECTATIONS: dict[str, str] = {
     "settings.preview": "settings.edit",
     "settings.save": "settings.edit",
     "settings.rotate_keys": "settings.edit",
+    "books.trades": "view",
+    "books.trades_export": "export",
+    "books.ledger": "view",
+    "books.ledger_export": "export",
+    "books.coa": "view",
+    "books.coa_versions": "view",
+    "books.coa_version": "view",
 }
 ROLE_GRANTS: dict[str, set[str]] = {
     "viewer": {"view"},
@@ -74,7 +81,12 @@ ROLE_GRANTS: dict[str, set[str]] = {
 
 def _probes(app: Flask, spare_id: int) -> list[tuple[str, str, str]]:
     """(endpoint, method, url) for every rule; logout last so the session survives the sweep."""
-    values = {"user_id": spare_id, "token": "not-a-real-token", "filename": "css/base.css"}
+    values = {
+        "user_id": spare_id,
+        "token": "not-a-real-token",
+        "filename": "css/base.css",
+        "number": 1,
+    }
     probes = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
@@ -121,12 +133,12 @@ def test_anonymous(app: Flask, home: RuntimePaths) -> None:
 
 @pytest.mark.parametrize("role", ["viewer", "analyst", "operator", "admin"])
 def test_role(
-    role: str, app: Flask, home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    role: str, app: Flask, home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     client = client_as(role)
     for endpoint, method, url in _probes(app, _spare_id(home)):
         need = EXPECTATIONS[endpoint]
-        status, location = _request(client, method, url, client.csrf)  # type: ignore[attr-defined]
+        status, location = _request(client, method, url, client.csrf)
         where = (role, method, url, status)
         if need == GONE:
             assert status == 404, where

@@ -63,7 +63,7 @@ def test_planted_secrets_stay_hidden(tbot_home: Path) -> None:
     app = make_app(paths, FakeClock(START), outbox)
     admin = app.test_client()
     assert login(admin, "admin").status_code == 302
-    session_token = URLSafeSerializer(app.secret_key, salt="tbot-session").loads(
+    session_token = URLSafeSerializer(app.secret_key or b"", salt="tbot-session").loads(
         admin.get_cookie("tbot_session").value  # type: ignore[union-attr]
     )
     anonymous = app.test_client()

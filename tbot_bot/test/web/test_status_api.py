@@ -10,11 +10,11 @@ from flask.testing import FlaskClient
 
 from tbot_bot.clock import FakeClock
 from tbot_bot.config.path_resolver import RuntimePaths
-from tbot_bot.test.web.webkit import EQUITY, POSITIONS, seed_runtime_files
+from tbot_bot.test.web.webkit import EQUITY, POSITIONS, TestClient, seed_runtime_files
 
 
 @pytest.fixture
-def viewer(home: RuntimePaths, client_as: Callable[[str], FlaskClient]) -> FlaskClient:
+def viewer(home: RuntimePaths, client_as: Callable[[str], TestClient]) -> FlaskClient:
     seed_runtime_files(home)
     return client_as("viewer")
 
@@ -35,7 +35,7 @@ def test_status_goes_stale(viewer: FlaskClient, clock: FakeClock) -> None:
 
 
 def test_missing_status_is_unknown(
-    home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     client = client_as("viewer")
     assert client.get("/api/status").get_json() == {
@@ -71,7 +71,7 @@ def test_equity_curve_bad_range(viewer: FlaskClient) -> None:
 
 
 def test_bot_state_and_healthz_public(
-    home: RuntimePaths, client_as: Callable[[str], FlaskClient]
+    home: RuntimePaths, client_as: Callable[[str], TestClient]
 ) -> None:
     anonymous = client_as("viewer").application.test_client()
     assert anonymous.get("/api/bot_state").get_json() == {"bot_state": "started"}

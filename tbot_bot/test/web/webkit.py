@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,13 @@ IDENTITY = "ACME_USA_SIMBRK_01"
 _CSRF_META = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
+class TestClient(FlaskClient):
+    """The Flask test client plus the CSRF token of its logged-in session."""
+
+    __test__ = False  # not a pytest test class
+    csrf: str = ""
+
+
 class Outbox:
     """Injected mailer: records `(to, subject, body)` instead of talking SMTP."""
 
@@ -64,13 +71,22 @@ def make_app(
     home: Path | RuntimePaths, clock: FakeClock | None = None, outbox: Outbox | None = None
 ) -> Flask:
     paths = home if isinstance(home, RuntimePaths) else RuntimePaths.for_home(home)
-    return create_app(
+    app = create_app(
         paths,
         testing=True,
         clock=clock or FakeClock(START),
         mailer=outbox or Outbox(),
         test_bcrypt_rounds=TEST_ROUNDS,
     )
+    app.test_client_class = TestClient
+    return app
+
+
+def new_client(app: Flask) -> TestClient:
+    """`app.test_client()` typed as the `TestClient` that `make_app` installs."""
+    client = app.test_client()
+    assert isinstance(client, TestClient)
+    return client
 
 
 def fresh_csrf(client: FlaskClient, url: str = "/login") -> str:
@@ -82,8 +98,8 @@ def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
     response = client.post(
         "/login", data={"csrf_token": token, "username": username, "password": password}
     )
-    if response.status_code == 302:
-        client.csrf = fresh_csrf(client, "/account")  # type: ignore[attr-defined]
+    if response.status_code == 302 and isinstance(client, TestClient):
+        client.csrf = fresh_csrf(client, "/account")
     return response
 
 
@@ -126,13 +142,13 @@ def provision(home: Path, form_overrides: dict[str, str] | None = None) -> Provi
     )
     assert response.status_code == 303, response.get_data(as_text=True)[-2000:]
     app = make_app(paths)
-    admin = app.test_client()
+    admin = new_client(app)
     assert login(admin, "admin").status_code == 302
     for role in ("viewer", "analyst", "operator"):
         response = admin.post(
             "/users/create",
             data={
-                "csrf_token": admin.csrf,  # type: ignore[attr-defined]
+                "csrf_token": admin.csrf,
                 "username": role,
                 "email": f"{role}@example.com",
                 "role": role,
@@ -145,7 +161,7 @@ def provision(home: Path, form_overrides: dict[str, str] | None = None) -> Provi
     admin.post(
         "/users/create",
         data={
-            "csrf_token": admin.csrf,  # type: ignore[attr-defined]
+            "csrf_token": admin.csrf,
             "username": "spare",
             "email": "spare@example.com",
             "role": "viewer",
@@ -201,9 +217,22 @@ EQUITY = [
 ]
 
 
-def seed_runtime_files(paths: RuntimePaths, updated_utc: str = "2025-03-04T14:29:55.000Z") -> None:
-    """What main and the runner would have written: status, positions, equity history."""
+def seed_runtime_files(paths: RuntimePaths, now: datetime | None = None) -> None:
+    """What main and the runner would have written: status, positions, equity history.
+
+    With `now` (browser tests on the wall clock) every timestamp is shifted so that the status is
+    fresh and the last equity sample is `now`; without it the fixed test clock `START` applies.
+    """
     import json
+
+    from tbot_bot.clock import iso_utc, parse_iso_utc
+
+    shift = (now - START) if now is not None else timedelta(0)
+
+    def at(text: str) -> str:
+        return iso_utc(parse_iso_utc(text) + shift)
+
+    updated_utc = at("2025-03-04T14:29:55.000Z")
 
     paths.status_dir.mkdir(parents=True, exist_ok=True)
     status = {
@@ -274,7 +303,7 @@ def seed_runtime_files(paths: RuntimePaths, updated_utc: str = "2025-03-04T14:29
         json.dumps({"as_of_utc": "2025-03-04T14:29:00.000Z", "positions": POSITIONS})
     )
     lines = [
-        json.dumps({"ts_utc": ts, "equity": eq, "cash": eq, "session": "close"})
+        json.dumps({"ts_utc": at(ts), "equity": eq, "cash": eq, "session": "close"})
         for ts, eq in EQUITY
     ]
     paths.status_file("equity_history.jsonl").write_text("\n".join(lines) + "\n")

@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   var SVG_NS = "http://www.w3.org/2000/svg";
-  var WIDTH = 800, HEIGHT = 260, PAD_L = 70, PAD_R = 12, PAD_T = 12, PAD_B = 28;
+  var HEIGHT = 260, PAD_L = 78, PAD_R = 12, PAD_T = 12, PAD_B = 28;
 
   function el(name, attrs, text) {
     var node = document.createElementNS(SVG_NS, name);
@@ -24,6 +24,8 @@
       box.appendChild(empty);
       return;
     }
+    // Draw in the box's own pixel size so text is never stretched.
+    var WIDTH = Math.max(box.clientWidth || 800, 280);
     var xs = points.map(function (p) { return Date.parse(p.ts_utc); });
     // Display only: the server keeps equity as a decimal string.
     var ys = points.map(function (p) { return Number(p.equity); });
@@ -34,7 +36,7 @@
     var sx = function (x) { return PAD_L + (x - xMin) / (xMax - xMin) * (WIDTH - PAD_L - PAD_R); };
     var sy = function (y) { return PAD_T + (yMax - y) / (yMax - yMin) * (HEIGHT - PAD_T - PAD_B); };
     var svg = el("svg", { viewBox: "0 0 " + WIDTH + " " + HEIGHT, role: "img",
-                          "class": "equity-svg", preserveAspectRatio: "none" });
+                          width: WIDTH, height: HEIGHT, "class": "equity-svg" });
     svg.appendChild(el("title", {}, "Equity from " + points[0].ts_utc + " to " +
                        points[points.length - 1].ts_utc));
     [yMin, (yMin + yMax) / 2, yMax].forEach(function (v) {
@@ -100,6 +102,14 @@
       });
     });
     loadChart(root, "1m");
+    var resizeTimer = null;
+    window.addEventListener("resize", function () {
+      window.clearTimeout(resizeTimer);
+      resizeTimer = window.setTimeout(function () {
+        var active = document.querySelector(".range-buttons .range.active");
+        loadChart(root, active ? active.getAttribute("data-range") : "1m");
+      }, 250);
+    });
     window.setInterval(function () { refreshStatus(root); }, 15000);
   });
 })();
