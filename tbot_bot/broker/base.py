@@ -20,6 +20,7 @@
 | `supports_fractional(symbol)` | optional | default: capability flag |
 | `is_tradable(symbol)` / `is_shortable(symbol)` | optional | default: True / capability flag |
 | `get_vix()` | optional | latest VIX value or None (CLOSE strategy gate) |
+| `get_average_volume(symbol)` | optional | 20-session average volume or None (gate check 3) |
 | `self_check()` | optional | read-only health probe for launch checks |
 
 Adapters translate every SDK or HTTP error into the `tbot_bot.errors` tree at their edge:
@@ -154,6 +155,10 @@ class Broker(ABC):
         return self.capabilities().short_selling
 
     def get_vix(self) -> Decimal | None:
+        return None
+
+    def get_average_volume(self, symbol: str, sessions: int = 20) -> int | None:
+        """Average daily volume over the last `sessions` completed sessions, or None."""
         return None
 
     def self_check(self) -> dict[str, Any]:

@@ -27,8 +27,9 @@ from tbot_bot.money import round_cents
 from tbot_bot.reporting.bot_logs import BotLogs
 from tbot_bot.reporting.daily_summary import build_summary, percentiles, write_summary
 from tbot_bot.reporting.trade_history import TradeHistory
+from tbot_bot.runtime.control_flags import pending_flags
 from tbot_bot.strategy.base import Strategy
-from tbot_bot.trading.fills import FillRouter, write_trade_record
+from tbot_bot.trading.fills import FillRouter, restore_positions, write_trade_record
 from tbot_bot.trading.kill_switch import KillSwitch
 from tbot_bot.trading.ledger_poster import LedgerPoster
 from tbot_bot.trading.order_journal import OrderJournal
@@ -97,6 +98,7 @@ class DayRunner:
         conn = connect(self.state_db_path or self.paths.state_db(self.identity))
         journal = OrderJournal(conn, self.clock)
         logs = BotLogs(self.outputs, self.settings.LOG_FORMAT)
+        error_handler_bot.configure(self.paths, self.outputs)  # tracebacks land in this tree
         logs.touch_all()
         orders = OrderManager(
             self.broker,
@@ -139,8 +141,14 @@ class DayRunner:
         resolved, still = ctx.orders.recover()
         if resolved or still:
             logger.info("startup recovery: resolved %s, still unresolved %s", resolved, still)
-        if ctx.state.open_halt() is not None:
+        restore_positions(ctx)  # a restart keeps managing what the lost process opened
+        halt = ctx.state.open_halt()
+        if halt is not None:
             ctx.halted = True
+            if halt["trading_date"] == ctx.trading_date.isoformat():
+                ctx.counters.kill_switch_tripped = True
+                ctx.counters.tripped_utc = halt["tripped_utc"]
+                ctx.counters.halt_reason = halt["reason"]
 
     # -- phases -----------------------------------------------------------------------------
     def _run_phase(self, ctx: DayContext, phase: PhasePlan) -> tuple[str, str | None]:
@@ -166,29 +174,44 @@ class DayRunner:
         if check["status"] != "ok":
             reason = "disabled" if check["status"] == "disabled" else "self_check_failed"
             return self._finish(ctx, phase, "skipped", reason)
+        return self._execute(ctx, phase, strategy, resume)
+
+    def _execute(
+        self, ctx: DayContext, phase: PhasePlan, strategy: Strategy, resume: bool
+    ) -> tuple[str, str | None]:
+        """Run one admitted strategy phase; the one place that catches whatever a phase raises."""
         self._ensure_kill_switch(ctx)
+        now = self.clock.now_utc()
         ctx.state.set_phase(
             ctx.trading_date,
             phase.name,
             "running",
-            self.clock.now_utc(),
+            now,
             scheduled_start=phase.start_utc,
-            started=self.clock.now_utc(),
+            started=now,
         )
         self._announce(phase.name, "running", None)
+        if self.ledger is not None:
+            self.ledger.begin_phase()  # one `fills` write session, snapshotted once per phase
+        runner = SessionRunner(
+            ctx,
+            strategy,
+            phase,
+            self.ranker,
+            halt=lambda reason: self._halt(ctx, reason),
+            resume=resume,
+        )
         try:
-            outcome = SessionRunner(
-                ctx,
-                strategy,
-                phase,
-                self.ranker,
-                halt=lambda reason: self._halt(ctx, reason),
-                resume=resume,
-            ).run()
-        except TbotError as exc:
+            outcome = runner.run()
+        except Exception as exc:  # noqa: BLE001 - §7.5: any phase error fails that phase only
             error_handler_bot.handle(exc, __name__, strategy=phase.name, broker=self.broker.name)
             ctx.counters.errors += 1
+            runner.emergency_close("error")
             return self._finish(ctx, phase, "failed", type(exc).__name__)
+        finally:
+            if self.ledger is not None:
+                self.ledger.end_phase()
+        self._reconcile(ctx, phase.name)
         if ctx.halted:
             ctx.set_bot_state("shutdown_triggered", "HALTED")
         elif ctx.stopped:
@@ -224,6 +247,12 @@ class DayRunner:
 
     def _run_gate(self, ctx: DayContext, phase: PhasePlan) -> str | None:
         s = self.settings
+        if self.read_flags:  # flags persist until Start, so they also block later days (§8.1)
+            flags = pending_flags(self.paths)
+            if flags.get("kill") is not None:
+                self._halt(ctx, "kill_flag")
+            if flags.get("stop") is not None:
+                ctx.stopped = True
         if phase.name not in s.STRATEGY_SEQUENCE:
             return "not_in_strategy_sequence"
         if not s.strategy_enabled(phase.name):

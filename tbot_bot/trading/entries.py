@@ -263,6 +263,9 @@ class EntryDesk:
             if instrument == member.symbol
             else _decimal_int(self._universe_field(instrument, "avgVolume"))
         )
+        if avg_volume is None and instrument != member.symbol:
+            # An inverse ETF is usually outside the (common-stock) universe: ask the broker.
+            avg_volume = self.ctx.broker.get_average_volume(instrument)
         result = evaluate(
             GateInput(
                 now_utc=now,
@@ -305,6 +308,7 @@ class EntryDesk:
                 allocation=allocation,
                 qty=qty,
                 detail={"warnings": list(result.warnings)} if result.warnings else None,
+                **_mapping_fields(plan, member),
             )
             return qty, allocation
         self.log(
@@ -318,6 +322,7 @@ class EntryDesk:
             allocation=allocation,
             qty=qty,
             detail=detail,
+            **_mapping_fields(plan, member),
         )
         if result.allows_fallback:
             self._hand_on(slot, result.reason)
@@ -459,7 +464,9 @@ class EntryDesk:
         )
         position = self.ctx.positions.positions.get(cid)
         if position is not None:
-            write_trade_record(self.ctx, position, status="rejected", error_code=reason)
+            # §9 statuses: an entry that reached the broker but never filled is `unfilled`.
+            status = "unfilled" if reason == "unfilled" else "rejected"
+            write_trade_record(self.ctx, position, status=status, error_code=reason)
         self._hand_on(slot, reason)
 
     # -- pending entries: fills and timeouts ---------------------------------------------------
@@ -493,6 +500,17 @@ class EntryDesk:
     def cancel_working_entries(self) -> None:
         for cid in list(self.pending):
             self.ctx.orders.cancel(cid)
+
+
+def _mapping_fields(plan: BearishPlan | None, member: PoolMember) -> dict[str, Any]:
+    """§3.3: decisions about an InverseETF entry name the target, the ETF and the mapping."""
+    if plan is None or plan.mode != "InverseETF":
+        return {}
+    return {
+        "target_symbol": member.symbol,
+        "mapped_inverse": plan.instrument_symbol,
+        "mapping_version": plan.mapping_version,
+    }
 
 
 def _decimal_int(value: Any) -> int | None:

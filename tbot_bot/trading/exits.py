@@ -9,6 +9,7 @@ verifies flat from broker positions; whatever stays open goes to `unresolved_ord
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -33,6 +34,7 @@ from tbot_bot.trading.trailing import TrailingStopState, effective_pct
 
 logger = logging.getLogger(__name__)
 RESENDABLE = frozenset({OrderState.CANCELLED, OrderState.REJECTED, OrderState.EXPIRED})
+CARRIED = frozenset({"bearish_mode", "target_symbol", "inverse_symbol", "leverage"})
 
 
 @dataclass
@@ -56,6 +58,7 @@ class ExitManager:
         trail_pct: Decimal,
         tightening_from: datetime | None,
         tightening_factor: Decimal,
+        phase_at: Callable[[datetime], str] | None = None,
     ) -> None:
         self.ctx = ctx
         self.strategy = strategy
@@ -64,6 +67,8 @@ class ExitManager:
         self.trail_pct = trail_pct
         self.tightening_from = tightening_from
         self.tightening_factor = tightening_factor
+        # The decision log's window name (§3.3: analysis/entry/monitoring/hard_exit) at an instant.
+        self.phase_at = phase_at or (lambda _now: "monitoring")
         self.tracked: dict[str, Tracked] = {}
 
     def track(self, entry_id: str, direction: Direction, slot: int) -> None:
@@ -141,16 +146,20 @@ class ExitManager:
             intent=intent,
             asset_class=AssetClass.OPTION if pos.multiplier != 1 else AssetClass.EQUITY,
         )
+        entry = self.ctx.orders.journal.get(pos.entry_client_order_id)
+        # The exit fill's ledger metadata names the bearish instrument like the entry's (§5).
+        carried = {k: v for k, v in (entry.context.meta if entry else {}).items() if k in CARRIED}
         context = OrderContext(
             trading_date=self.ctx.trading_date.isoformat(),
             strategy=pos.strategy,
             session_id=self.session_id,
             previous_attempt=pos.exit_order_ids[-1] if pos.exit_order_ids else None,
             meta={
+                **carried,
                 "entry_id": pos.entry_client_order_id,
                 "exit_reason": reason,
                 "slot": item.slot,
-                "phase": "exit",
+                "phase": self.phase_at(now),
             },
         )
         item.exit_reason = reason
@@ -197,7 +206,7 @@ class ExitManager:
                 "trading_date": self.ctx.trading_date.isoformat(),
                 "session_id": self.session_id,
                 "strategy": pos.strategy,
-                "phase": "exit",
+                "phase": self.phase_at(now),
                 "symbol": pos.symbol,
                 "slot": item.slot,
                 "stage": stage,

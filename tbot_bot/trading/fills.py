@@ -14,7 +14,7 @@ from typing import Any
 
 from tbot_bot.broker.models import FillReport, OrderSide
 from tbot_bot.clock import iso_utc
-from tbot_bot.money import ZERO, round_cents
+from tbot_bot.money import ZERO
 from tbot_bot.trading.order_journal import JournalOrder
 from tbot_bot.trading.positions_book import StrategyPosition
 from tbot_bot.trading.runner_context import DayContext
@@ -55,7 +55,6 @@ class FillRouter:
             if latency is not None:
                 self.ctx.counters.submit_to_fill_ms.append(latency)
         else:
-            before = position.realized
             self.ctx.positions.apply_exit_fill(
                 entry_id,
                 fill.external_id,
@@ -66,9 +65,10 @@ class FillRouter:
                 meta.get("exit_reason"),
             )
             self.ctx.trade_ledger_fitids.setdefault(f"{entry_id}:exit", []).extend(fitids)
-            stats.realized_pnl += position.realized - before
-            if not position.is_open:
-                net = position.realized - position.fees
+            # Net of fees and to the cent, like the trade records the summary is checked against.
+            stats.realized_pnl = self.ctx.positions.realized_net(position.strategy)
+            net = position.net_pnl
+            if not position.is_open and net is not None:
                 stats.wins += net > ZERO
                 stats.losses += net < ZERO
         self._log_fill(fill, order, position)
@@ -125,8 +125,8 @@ def write_trade_record(
     meta: dict[str, Any] = dict(entry.context.meta) if entry else {}
     exits = [o for o in (ctx.orders.journal.get(c) for c in position.exit_order_ids) if o]
     broker_ids = [o.broker_order_id for o in [entry, *exits] if o and o.broker_order_id]
-    # P&L is reported in cents (half-even), like the ledger books it; prices stay exact.
-    net = round_cents(position.realized - position.fees) if position.exit_qty > ZERO else None
+    # P&L in cents as the ledger books it (cash per fill, see `net_pnl`); prices stay exact.
+    net = position.net_pnl
     side = "buy" if position.side == "long" else "sell"
     ctx.trades.upsert(
         {
@@ -175,3 +175,70 @@ def write_trade_record(
 
 def exit_side(position: StrategyPosition) -> OrderSide:
     return OrderSide.SELL if position.side == "long" else OrderSide.BUY
+
+
+def restore_positions(ctx: DayContext) -> None:
+    """After a restart: rebuild the day's strategy positions from the order journal (§1.3).
+
+    Every entry of the trading date becomes its position again, exit attempts are listed in
+    order, and every journalled fill is re-applied. The fills go through the fill sink once more:
+    posting is idempotent, so the ledger answers with the FITIDs it already holds (and books a
+    fill a crash kept from it). Per-strategy counters that follow from positions are rebuilt;
+    pool, signal and block counts of the lost process are not.
+    """
+    journal = ctx.orders.journal
+    orders = journal.orders_of_date(ctx.trading_date.isoformat())
+    for order in orders:
+        if order.purpose == "EN":
+            side = "short" if order.request.side is OrderSide.SELL else "long"
+            target = str(order.context.meta.get("target_symbol") or order.symbol)
+            strategy = order.context.strategy or ""
+            ctx.positions.open_position(
+                StrategyPosition(order.client_order_id, strategy, order.symbol, target, side)
+            )
+    for order in orders:  # oldest first, so exit attempts keep their sequence
+        entry_id = str(order.context.meta.get("entry_id") or order.client_order_id)
+        position = ctx.positions.positions.get(entry_id)
+        if position is None:
+            continue
+        if order.purpose == "EX" and order.client_order_id not in position.exit_order_ids:
+            position.exit_order_ids.append(order.client_order_id)
+        for fill in journal.fills(order.client_order_id):
+            _reapply(ctx, position, fill, order)
+    for position in ctx.positions.positions.values():
+        if position.entry_qty == ZERO:
+            continue
+        stats = ctx.counters.stats(position.strategy)
+        stats.entries += 1
+        stats.realized_pnl = ctx.positions.realized_net(position.strategy)
+        net = position.net_pnl
+        if not position.is_open and net is not None:
+            stats.wins += net > ZERO
+            stats.losses += net < ZERO
+
+
+def _reapply(
+    ctx: DayContext, position: StrategyPosition, fill: FillReport, order: JournalOrder
+) -> None:
+    fitids = ctx.fill_sink(fill, order) if ctx.fill_sink is not None else []
+    entry_id = position.entry_client_order_id
+    if order.purpose == "EN":
+        ctx.positions.apply_entry_fill(
+            entry_id, fill.external_id, fill.qty, fill.price, fill.fee, fill.ts_utc
+        )
+        key = f"{entry_id}:entry"
+        ctx.counters.stats(position.strategy).fills += 1
+    else:
+        reason = order.context.meta.get("exit_reason")
+        ctx.positions.apply_exit_fill(
+            entry_id,
+            fill.external_id,
+            fill.qty,
+            fill.price,
+            fill.fee,
+            fill.ts_utc,
+            None if reason is None else str(reason),
+        )
+        key = f"{entry_id}:exit"
+    known = ctx.trade_ledger_fitids.setdefault(key, [])
+    known.extend(f for f in fitids if f not in known)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from tbot_bot.money import ZERO
+from tbot_bot.money import ZERO, round_cents
 
 
 @dataclass
@@ -30,6 +30,10 @@ class StrategyPosition:
     entry_cost: Decimal = ZERO  # sum of qty x price of entry fills
     exit_qty: Decimal = ZERO
     exit_value: Decimal = ZERO
+    # Cash amounts of the fills: each fill's qty x price rounded to the cent, as the broker and
+    # the ledger book them (accounting spec §2: G = to_minor(q x p x m), half-even).
+    entry_gross: Decimal = ZERO
+    exit_gross: Decimal = ZERO
     fees: Decimal = ZERO
     realized: Decimal = ZERO
     opened_at: datetime | None = None
@@ -50,6 +54,22 @@ class StrategyPosition:
     @property
     def is_open(self) -> bool:
         return self.qty > ZERO
+
+    @property
+    def net_pnl(self) -> Decimal | None:
+        """Realized P&L net of fees, in cents; None before the first exit fill.
+
+        A closed position reports the cash its fills moved (gross per fill rounded to the cent),
+        so the trade history, the daily summary, the broker's cash and the ledger agree to the
+        cent; rounding the exact P&L instead can be a cent off. A partly closed position reports
+        its exact realized P&L rounded to the cent.
+        """
+        if self.exit_qty <= ZERO:
+            return None
+        if self.is_open:
+            return round_cents(self.realized - self.fees)
+        sign = 1 if self.side == "long" else -1
+        return (self.exit_gross - self.entry_gross) * sign - self.fees
 
     def unrealized(self) -> Decimal:
         avg = self.avg_entry
@@ -80,6 +100,7 @@ class PositionsBook:
         pos.qty += qty
         pos.entry_qty += qty
         pos.entry_cost += qty * price
+        pos.entry_gross += round_cents(qty * price * pos.multiplier)
         pos.fees += fee
         pos.opened_at = pos.opened_at or ts
         pos.last_price = price
@@ -107,6 +128,7 @@ class PositionsBook:
         pos.qty -= qty
         pos.exit_qty += qty
         pos.exit_value += qty * price
+        pos.exit_gross += round_cents(qty * price * pos.multiplier)
         pos.fees += fee
         pos.last_price = price
         pos.exit_reason = reason or pos.exit_reason
@@ -130,5 +152,13 @@ class PositionsBook:
         """Realized + unrealized - fees over every strategy position of the day."""
         return sum((p.realized + p.unrealized() - p.fees for p in self.positions.values()), ZERO)
 
-    def realized_net(self) -> Decimal:
-        return sum((p.realized - p.fees for p in self.positions.values()), ZERO)
+    def realized_net(self, strategy: str | None = None) -> Decimal:
+        """Sum of `net_pnl` over positions with exits (what the trade history reports)."""
+        return sum(
+            (
+                p.net_pnl
+                for p in self.positions.values()
+                if p.net_pnl is not None and strategy in (None, p.strategy)
+            ),
+            ZERO,
+        )

@@ -22,7 +22,7 @@ from tbot_bot.errors import NetworkError
 from tbot_bot.market.bars import Quote
 from tbot_bot.market.day_plan import PhasePlan
 from tbot_bot.runtime.control_flags import pending_flags, write_flag
-from tbot_bot.strategy.base import Strategy, SymbolTape
+from tbot_bot.strategy.base import Direction, Strategy, SymbolTape
 from tbot_bot.trading.entries import EntryDesk
 from tbot_bot.trading.exits import ExitManager, wait_step
 from tbot_bot.trading.pool import (
@@ -80,15 +80,35 @@ class SessionRunner:
             self.settings.trail_pct(self.name),
             plan.tightening_from_utc,
             self.settings.TRAIL_TIGHTENING_FACTOR,
+            phase_at=self._window_name,
         )
         self.desk: EntryDesk | None = None
         self._bars_seen: dict[str, datetime] = {}
 
+    def _window_name(self, now: datetime) -> str:
+        """The §3.3 `phase` of a decision at `now`: analysis, entry, monitoring or hard_exit."""
+        window = self.plan.window_at(now)
+        return {"before": "analysis", "after": "hard_exit"}.get(window, window)
+
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> PhaseOutcome:
-        ctx, plan = self.ctx, self.plan
-        assert plan.analysis_end_utc is not None  # noqa: S101 - strategy phases have windows
-        assert plan.entry_end_utc is not None  # noqa: S101
+        self._prepare()
+        aborted: str | None = None
+        for tick in self._ticks():
+            self.ctx.clock.sleep_until(tick)
+            aborted = self._controls(tick) or self._tick(tick)
+            if aborted:
+                break
+        ctx = self.ctx
+        reason = "kill" if ctx.halted else ("manual" if ctx.stopped else "timeout")
+        self._hard_exit(reason, aborted=aborted is not None)
+        if aborted:
+            return PhaseOutcome("aborted", aborted)
+        return PhaseOutcome("done")
+
+    def _prepare(self) -> None:
+        """Float and equity read once at phase start: they size every slot of the session."""
+        ctx = self.ctx
         account = ctx.orders.read(ctx.broker.get_account, "get_account")
         budget = budget_from_settings(account.cash, account.equity, self.settings)
         if ctx.counters.float_at_start is None:
@@ -103,35 +123,45 @@ class SessionRunner:
             self.exits,
         )
         self.desk.stats.budget = budget.budget
-        aborted: str | None = None
-        for tick in self._ticks():
-            ctx.clock.sleep_until(tick)
-            aborted = self._controls(tick)
-            if aborted:
-                break
-            self._broker_work()
-            if tick < plan.analysis_end_utc:
-                ctx.set_bot_state("analyzing", f"{self.name} analysis")
-                continue
-            if self.pool is None:
-                self._form_pool(tick)
-            quotes, vix = self._market(tick)
-            self.desk.follow_pending(tick)
-            if tick < plan.entry_end_utc and not self.resume and not ctx.stopped:
-                ctx.set_bot_state("trading", f"{self.name} entry window")
-                self.desk.tick(tick, self.pool or [], quotes, vix, self._live_open_positions())
-            else:
-                if self.desk.fallback:
-                    self.desk.close_window(tick)
-                ctx.set_bot_state("monitoring", f"{self.name} monitoring")
-            self.exits.manage(tick, quotes, self.tapes, vix)
-            self.exits.resend_dead_exits(tick)
+        if self.resume:
+            self._resume_positions()
+
+    def _tick(self, tick: datetime) -> str | None:
+        """One bar end: fills, pool, entries or monitoring, exits, kill switch, flags again."""
+        ctx, plan, desk = self.ctx, self.plan, self.desk
+        assert plan.analysis_end_utc is not None  # noqa: S101 - strategy phases have windows
+        assert plan.entry_end_utc is not None  # noqa: S101
+        assert desk is not None  # noqa: S101 - set by _prepare
+        self._broker_work()
+        if tick < plan.analysis_end_utc:
+            ctx.set_bot_state("analyzing", f"{self.name} analysis")
             if ctx.on_tick is not None:
-                ctx.on_tick(tick)
-        self._hard_exit("kill" if ctx.halted else ("manual" if ctx.stopped else "timeout"))
-        if aborted:
-            return PhaseOutcome("aborted", aborted)
-        return PhaseOutcome("done")
+                ctx.on_tick(tick)  # the hook sees every tick, analysis ones included
+            return None
+        if self.pool is None:
+            self._form_pool(tick)
+        quotes, vix = self._market(tick)
+        desk.follow_pending(tick)
+        if tick < plan.entry_end_utc and not self.resume and not ctx.stopped:
+            ctx.set_bot_state("trading", f"{self.name} entry window")
+            desk.tick(tick, self.pool or [], quotes, vix, self._live_open_positions())
+        else:
+            if desk.fallback:
+                desk.close_window(tick)
+            ctx.set_bot_state("monitoring", f"{self.name} monitoring")
+        self.exits.manage(tick, quotes, self.tapes, vix)
+        self.exits.resend_dead_exits(tick)
+        self._check_kill_switch()
+        if ctx.on_tick is not None:
+            ctx.on_tick(tick)
+        return self._controls(tick)  # a flag raised during this tick acts at once
+
+    def emergency_close(self, reason: str) -> None:
+        """After an unexpected error: cancel this phase's entries and flatten its positions."""
+        try:
+            self._hard_exit(reason, aborted=True)
+        except Exception:
+            logger.exception("emergency close of %s failed", self.name)
 
     def _ticks(self) -> list[datetime]:
         """Every bar end (minute boundary) in [start, hard exit): a bar is visible at its end,
@@ -145,6 +175,22 @@ class SessionRunner:
         count = int((plan.hard_exit_utc - first).total_seconds() // 60) + 1
         ticks = (first + timedelta(minutes=i) for i in range(count))
         return [t for t in ticks if t < plan.hard_exit_utc]
+
+    def _resume_positions(self) -> None:
+        """Manage-only after a restart (§1.3): the session's working entries are cancelled (no
+        new entry is ever made) and every open position of this strategy is tracked again, so
+        its trailing stop is re-armed and the hard exit closes it."""
+        ctx = self.ctx
+        for order in ctx.orders.journal.orders_of_date(ctx.trading_date.isoformat()):
+            ours = order.purpose == "EN" and order.context.session_id == self.session_id
+            if ours and not order.is_terminal:
+                ctx.orders.cancel(order.client_order_id)
+        self._broker_work()  # fills that arrived while no runner was looking
+        for position in ctx.positions.open_positions(self.name):
+            entry = ctx.orders.journal.get(position.entry_client_order_id)
+            meta = entry.context.meta if entry else {}
+            direction = Direction(str(meta.get("direction") or Direction.LONG.value))
+            self.exits.track(position.entry_client_order_id, direction, int(meta.get("slot", 1)))
 
     # -- controls: flags, kill switch -----------------------------------------------------------
     def _controls(self, now: datetime) -> str | None:
@@ -162,6 +208,14 @@ class SessionRunner:
         if ctx.stopped and self.settings.STOP_FLATTEN_MODE == "immediate":
             return "stopped"
         return None
+
+    def _check_kill_switch(self) -> None:
+        """Day P&L at the latest marks against the limit, on every tick, not only after fills."""
+        switch = self.ctx.kill_switch
+        if switch is None or self.ctx.halted:
+            return
+        if switch.evaluate(self.ctx.positions.day_pnl()).tripped:
+            self.halt("daily_loss_limit")
 
     def _on_stop(self, now: datetime) -> None:
         self.ctx.set_bot_state("graceful_closing_positions", "stop flag")
@@ -296,12 +350,16 @@ class SessionRunner:
         )
 
     # -- hard exit ----------------------------------------------------------------------------
-    def _hard_exit(self, reason: str) -> None:
-        """Cancel the phase's open orders, close what is left, verify flat with the broker."""
+    def _hard_exit(self, reason: str, *, aborted: bool = False) -> None:
+        """Cancel the phase's open orders, close what is left, verify flat with the broker.
+
+        An aborted phase (halt, immediate stop) does it at once; otherwise at the hard exit,
+        also after a Stop in `at_hard_exit` mode, which manages positions until then (§8.1).
+        """
         ctx = self.ctx
         now = ctx.clock.now_utc()
         hard_exit = self.plan.hard_exit_utc or now
-        if now < hard_exit and not (ctx.halted or ctx.stopped):
+        if now < hard_exit and not aborted:
             ctx.clock.sleep_until(hard_exit)
             now = hard_exit
         ctx.set_bot_state("trading", f"{self.name} hard exit")

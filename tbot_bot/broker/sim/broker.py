@@ -19,7 +19,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from tbot_bot.broker.base import Broker, DuplicateClientOrderIdError
@@ -49,7 +49,7 @@ from tbot_bot.broker.sim.fill_model import (
     slippage_fraction,
 )
 from tbot_bot.broker.sim.orders import SimOrder, check_inventory_and_cash, new_sim_order
-from tbot_bot.broker.sim.replay import MarketReplay, SymbolTape, sessions_of
+from tbot_bot.broker.sim.replay import MarketReplay, SymbolTape, exchange_date, sessions_of
 from tbot_bot.clock import Clock, require_utc
 from tbot_bot.errors import OrderRejectedError
 from tbot_bot.market.bars import Bar, Quote
@@ -383,6 +383,24 @@ class SimBroker(Broker):
             return self._vix[index][1] if index >= 0 else None
 
     # -- optional hooks --------------------------------------------------------------------------
+    def get_average_volume(self, symbol: str, sessions: int = 20) -> int | None:
+        """Mean daily volume of the completed sessions before today, from the replay's bars."""
+        with self._lock:
+            tape = self._tapes.get(symbol)
+            if tape is None:
+                return None
+            today = exchange_date(require_utc(self._clock.now_utc()))
+            end = bisect.bisect_left(tape.dates, today)
+            totals: dict[date, int] = {}
+            for index in range(end):
+                totals[tape.dates[index]] = (
+                    totals.get(tape.dates[index], 0) + tape.bars[index].volume
+                )
+            recent = sorted(totals)[-sessions:]
+            if not recent:
+                return None
+            return sum(totals[d] for d in recent) // len(recent)
+
     def is_tradable(self, symbol: str) -> bool:
         return symbol in self._tapes
 
