@@ -38,11 +38,13 @@ from tbot_bot.screeners.store import load_universe
 from tbot_bot.trading.day_runner import DayRunner
 from tbot_bot.trading.kill_switch import KillSwitch
 from tbot_bot.trading.ledger_poster import LedgerPoster
+from tbot_bot.trading.notifier_bot import Notifier
 from tbot_bot.trading.pool import screener_ranker
 from tbot_bot.trading.risk_gate import GateLimits
 from tbot_bot.trading.risk_gate import self_check as gate_self_check
 from tbot_bot.trading.runner_state import RunnerState
 from tbot_bot.trading.state_db import connect
+from tbot_bot.trading.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_S = 5
@@ -266,6 +268,10 @@ class Runner:
                 universe=universe,
                 ledger=LedgerPoster(books, broker, identity.broker_code, "primary"),
                 state_sink=self.set_state,
+                notifier=Notifier.from_home(
+                    self.paths, settings, self.clock, identity=identity.string
+                ),
+                watchdog=Watchdog.from_settings(settings),
                 on_tick=self._on_tick(broker, lambda: day),
                 phase_hook=self._phase_hook(plan),
                 previous_close_utc=calendar.session_bounds(

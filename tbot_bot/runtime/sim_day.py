@@ -19,7 +19,7 @@ from typing import Any
 from tbot_bot.accounting import open_books
 from tbot_bot.broker.sim.broker import SimBroker
 from tbot_bot.broker.sim.fill_model import FillModelConfig
-from tbot_bot.broker.sim.replay import replay_from_data_set
+from tbot_bot.broker.sim.replay import MarketReplay, replay_from_data_set
 from tbot_bot.clock import FakeClock
 from tbot_bot.config.identity import BotIdentity
 from tbot_bot.config.path_resolver import BotOutputs, RuntimePaths
@@ -102,17 +102,24 @@ def make_setup(
     state_db_path: Path,
     read_flags: bool = True,
     publish_universe: bool = True,
+    clock_factory: Callable[[datetime], FakeClock] = FakeClock,
+    replay: MarketReplay | None = None,
 ) -> SimDaySetup:
-    """Clock at the previous session's universe rebuild time, SIM broker over the replay."""
+    """Clock at the previous session's universe rebuild time, SIM broker over the replay.
+
+    `clock_factory` builds the FakeClock from that start (the backtester passes a FakeClock
+    subclass that samples equity at every bar end it reaches); `replay` is the SIM's market
+    (default: every bar of `data`; the backtester passes the replayed sessions only).
+    """
     calendar = TradingCalendar(
         first_day - timedelta(days=14), data.sessions[-1] + timedelta(days=7)
     )
     previous = calendar.previous_session(first_day)
     start = exchange_time_to_utc(previous, settings.UNIVERSE_REBUILD_START_TIME_LOCAL)
-    clock = FakeClock(start)
+    clock = clock_factory(start)
     reference = {r["symbol"]: r for r in data.reference()}
     broker = SimBroker(
-        replay_from_data_set(data),
+        replay if replay is not None else replay_from_data_set(data),
         clock,
         config=FillModelConfig.from_settings(settings),
         starting_cash=settings.ACCOUNT_BALANCE,
@@ -163,6 +170,25 @@ def build_universe(setup: SimDaySetup) -> list[dict[str, Any]]:
     return [record.to_json() for record in loaded.symbols]
 
 
+def book_opening_deposit(setup: SimDaySetup) -> None:
+    """Book the SIM account's opening deposit so the ledger's cash matches the broker.
+
+    The backtester calls this once before its first day (the demo keeps its own copy).
+    """
+    books = open_books(
+        setup.outputs,
+        setup.identity,
+        actor="runner",
+        paths=setup.paths,
+        clock=setup.clock,
+        shorting_enabled=True,
+    )
+    try:
+        LedgerPoster(books, setup.broker, setup.identity.broker_code, "SIM").post_opening_deposits()
+    finally:
+        books.close()
+
+
 def day_plan(setup: SimDaySetup, day: date) -> DayPlan:
     return build_day_plan(day, setup.calendar, ScheduleConfig.from_settings(setup.settings))
 
@@ -175,6 +201,7 @@ def run_day(
     state_sink: StateSink | None = None,
     on_tick: TickHook | None = None,
     ledger: bool = True,
+    watchdog: Any = None,
 ) -> DayResult:
     """One replayed trading day through the production day runner."""
     plan = day_plan(setup, day)
@@ -207,6 +234,7 @@ def run_day(
             ledger=poster,
             state_sink=state_sink,
             on_tick=on_tick,
+            watchdog=watchdog,
             read_flags=setup.read_flags,
             universe_hook=None,
             previous_close_utc=setup.calendar.session_bounds(setup.calendar.previous_session(day))[

@@ -76,6 +76,8 @@ class DayRunner:
     grace_min: int = 2
     previous_close_utc: datetime | None = None
     phase_hook: PhaseHook | None = None
+    notifier: Any = None
+    watchdog: Any = None
 
     context: DayContext | None = None  # set by run(); read by status hooks of the supervisor
 
@@ -131,6 +133,8 @@ class DayRunner:
             on_tick=self.on_tick,
             universe=self.universe,
             read_flags=self.read_flags,
+            notifier=self.notifier,
+            watchdog=self.watchdog,
         )
         router = FillRouter(ctx, on_kill_switch=lambda reason: self._halt(ctx, reason))
         orders.on_fill(router)
@@ -206,6 +210,12 @@ class DayRunner:
         except Exception as exc:  # noqa: BLE001 - §7.5: any phase error fails that phase only
             error_handler_bot.handle(exc, __name__, strategy=phase.name, broker=self.broker.name)
             ctx.counters.errors += 1
+            ctx.notify(
+                "critical",
+                f"phase_failed:{phase.name}",
+                f"phase {phase.name} failed ({type(exc).__name__}); its positions were "
+                "closed, later phases still run",
+            )
             runner.emergency_close("error")
             return self._finish(ctx, phase, "failed", type(exc).__name__)
         finally:
@@ -323,6 +333,12 @@ class DayRunner:
         ctx.counters.tripped_utc = iso_utc(now)
         ctx.counters.halt_reason = reason
         ctx.orders.cancel_all()
+        ctx.notify(
+            "critical",
+            "halted",
+            f"HALTED ({reason}); day P&L {day_pnl}, limit "
+            f"{threshold}; open orders cancelled, strategy positions being closed",
+        )
         if reason != "kill_flag":
             request_kill_flag(ctx, reason)
         if self.read_flags:

@@ -72,6 +72,12 @@ class FillRouter:
                 stats.wins += net > ZERO
                 stats.losses += net < ZERO
         self._log_fill(fill, order, position)
+        kind = "fill" if order.purpose == "EN" else "exit"
+        self.ctx.notify(
+            kind,
+            order.client_order_id,
+            f"{position.strategy} {fill.side} {fill.qty} {fill.symbol} @ {fill.price}",
+        )
         write_trade_record(self.ctx, position, status="closed" if not position.is_open else "open")
         self.check_kill_switch()
 

@@ -119,8 +119,9 @@ def members_from_ranking(
     return members
 
 
-def screener_ranker(strategy: str, snapshots: Sequence[dict[str, Any]], *, pool_size: int,
-                    settings: Any) -> list[Any]:
+def screener_ranker(
+    strategy: str, snapshots: Sequence[dict[str, Any]], *, pool_size: int, settings: Any
+) -> list[Any]:
     """Rank with the screener's per-strategy fitness and the strategy's gap and cap filters."""
     from tbot_bot.screeners.ranking import SymbolSnapshot, rank_candidates
 

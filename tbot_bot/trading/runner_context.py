@@ -114,6 +114,8 @@ class DayContext:
     fill_sink: FillSink | None = None
     state_sink: StateSink | None = None
     on_tick: TickHook | None = None
+    notifier: Any = None  # tbot_bot.trading.notifier_bot.Notifier, or None (no alerts)
+    watchdog: Any = None  # tbot_bot.trading.watchdog.Watchdog, or None (replays)
     universe: list[dict[str, Any]] = field(default_factory=list)
     read_flags: bool = True
     halted: bool = False
@@ -126,6 +128,15 @@ class DayContext:
     @property
     def yyyymmdd(self) -> str:
         return self.trading_date.strftime("%Y%m%d")
+
+    def notify(self, kind: str, key: str, text: str) -> None:
+        """Alerts are best effort: the notifier logs its own failures and never raises."""
+        if self.notifier is None:
+            return
+        if kind == "critical":
+            self.notifier.critical(key, f"TradeBot {self.identity}: {key}", text)
+        elif kind in {"fill", "exit", "failure"}:
+            getattr(self.notifier, kind)(key, text)
 
     def set_bot_state(self, state: str, reason: str) -> None:
         if self.state_sink is not None:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from tbot_bot.clock import iso_utc
-from tbot_bot.errors import NetworkError
+from tbot_bot.errors import NetworkError, TbotError
 from tbot_bot.market.bars import Quote
 from tbot_bot.market.day_plan import PhasePlan
 from tbot_bot.runtime.control_flags import pending_flags, write_flag
@@ -141,6 +141,9 @@ class SessionRunner:
         if self.pool is None:
             self._form_pool(tick)
         quotes, vix = self._market(tick)
+        outage = self._watchdog(tick, quotes)
+        if outage:
+            return outage
         desk.follow_pending(tick)
         if tick < plan.entry_end_utc and not self.resume and not ctx.stopped:
             ctx.set_bot_state("trading", f"{self.name} entry window")
@@ -207,6 +210,36 @@ class SessionRunner:
             return "halted"
         if ctx.stopped and self.settings.STOP_FLATTEN_MODE == "immediate":
             return "stopped"
+        return None
+
+    def _watchdog(self, now: datetime, quotes: dict[str, Quote]) -> str | None:
+        """§7.4: N consecutive failures suspend, as many successes resume; a data outage aborts
+        the phase (entries stop, positions closed `data_outage`)."""
+        ctx, dog = self.ctx, self.ctx.watchdog
+        if dog is None or not dog.due(now):
+            return None
+        try:
+            ctx.broker.get_account()
+            broker_ok, error = True, None
+        except TbotError as exc:
+            broker_ok, error = False, type(exc).__name__
+        data_ok = bool(quotes) or not self._symbols()
+        for probe, ok in (("broker", broker_ok), ("data", data_ok)):
+            change = dog.record(probe, ok, now, error=error if probe == "broker" else None)
+            if change is None:
+                continue
+            suspended = change.kind == "suspended"
+            setattr(ctx, f"{probe}_suspended", suspended)
+            if suspended:
+                ctx.counters.watchdog_suspensions += 1
+                ctx.notify(
+                    "critical",
+                    f"{probe}_suspended",
+                    f"{probe} unhealthy: {change.consecutive} consecutive failures",
+                )
+        if ctx.data_suspended:
+            self.exits.flatten_all("data_outage", now)
+            return "data_outage"
         return None
 
     def _check_kill_switch(self) -> None:

@@ -211,7 +211,12 @@ class CraftedDay:
         return self.setup.outputs
 
     def run(
-        self, day: date = DAY, *, on_tick: TickHook | None = None, ledger: bool = False
+        self,
+        day: date = DAY,
+        *,
+        on_tick: TickHook | None = None,
+        ledger: bool = False,
+        watchdog: Any = None,
     ) -> DayResult:
         return run_day(
             self.setup,
@@ -220,6 +225,7 @@ class CraftedDay:
             state_sink=lambda state, reason: self.states.append((state, reason)),
             on_tick=on_tick,
             ledger=ledger,
+            watchdog=watchdog,
         )
 
     # -- reading the outputs ----------------------------------------------------------------

@@ -25,7 +25,7 @@ from tbot_bot.test.fakes.crafted_day import (
 )
 
 
-class SimulatedCrash(BaseException):  # noqa: N818 - stands for the process dying: not caught
+class SimulatedCrash(BaseException):
     """The process dies here."""
 
 

@@ -1,0 +1,68 @@
+"""Watchdog in a SIM day (trading spec §7.4): consecutive probe failures suspend, a market-data
+outage aborts the active phase and closes its positions `data_outage`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from tbot_bot.test.fakes.crafted_day import CraftedMarket, crafted_day, minute, records_where
+from tbot_bot.trading.watchdog import Watchdog
+
+
+def _market() -> CraftedMarket:
+    market = CraftedMarket()
+    market.add("XX", "50.00", gap="0.05")
+    market.step("XX", 20, "52.00")  # breaks out: entered at 13:51
+    return market
+
+
+def test_data_outage_suspends_and_aborts_the_phase(tbot_home: Path) -> None:
+    day = crafted_day(tbot_home, _market(), STRATEGY_OVERRIDE="open")
+    outage = {"on": False}
+    broker = day.setup.broker
+    real_quotes = broker.get_latest_quotes
+
+    def quotes(symbols):  # type: ignore[no-untyped-def]
+        # The data feed goes silent from 14:00 on (the broker itself stays up).
+        return {} if outage["on"] else real_quotes(symbols)
+
+    broker.get_latest_quotes = quotes  # type: ignore[method-assign]
+
+    def hook(now: datetime) -> None:
+        if now >= minute(29):
+            outage["on"] = True
+
+    result = day.run(on_tick=hook, watchdog=Watchdog(interval_s=60, failure_threshold=3))
+    assert result.phases["open"] == ("aborted", "data_outage")
+    exits = records_where(day.decisions(), stage="exit", outcome="pass", symbol="XX")
+    assert [r["reason"] for r in exits] == ["data_outage"]
+    # suspended after the third silent probe: 14:00, 14:01, 14:02
+    assert exits[0]["ts_utc"].endswith("T14:02:00.000Z")
+    assert broker.get_positions() == []
+    assert day.summary()["risk_triggers"]["watchdog_suspensions"] == 1
+
+
+def test_two_failures_change_nothing(tbot_home: Path) -> None:
+    day = crafted_day(tbot_home, _market(), STRATEGY_OVERRIDE="open")
+    broker = day.setup.broker
+    real_quotes = broker.get_latest_quotes
+    silent = {minute(30), minute(31)}
+    now_box = {"now": minute(0)}
+    silenced: list[datetime] = []
+
+    def quotes(symbols):  # type: ignore[no-untyped-def]
+        if now_box["now"] in silent:
+            silenced.append(now_box["now"])
+            return {}
+        return real_quotes(symbols)
+
+    broker.get_latest_quotes = quotes  # type: ignore[method-assign]
+
+    def hook(now: datetime) -> None:
+        now_box["now"] = now + (minute(1) - minute(0))  # quotes are read at the next tick
+
+    result = day.run(on_tick=hook, watchdog=Watchdog(interval_s=60, failure_threshold=3))
+    assert sorted(set(silenced)) == sorted(silent)  # the feed really was silent twice
+    assert result.phases["open"] == ("done", None)
+    assert day.summary()["risk_triggers"]["watchdog_suspensions"] == 0
