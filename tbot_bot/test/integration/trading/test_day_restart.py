@@ -112,12 +112,12 @@ def test_an_unexpected_error_fails_only_its_phase_and_flattens(tbot_home: Path) 
     """§7.5: an uncaught exception in a phase -> traceback, its positions flattened (`error`),
     phase `failed`; the later phases still run."""
 
-    class Bug(RuntimeError):
+    class BugError(RuntimeError):
         pass
 
     day = crafted_day(tbot_home, _market(), ledgers=True)
-    result = day.run(on_tick=crash_at(minute(23), Bug), ledger=True)
-    assert result.phases["open"] == ("failed", "Bug")
+    result = day.run(on_tick=crash_at(minute(23), BugError), ledger=True)
+    assert result.phases["open"] == ("failed", "BugError")
     assert result.phases["mid"][0] in {"done", "skipped"}
     assert result.phases["close"][0] in {"done", "skipped"}
     assert result.phases["mid"][1] != "halted"
@@ -125,5 +125,5 @@ def test_an_unexpected_error_fails_only_its_phase_and_flattens(tbot_home: Path) 
     assert [r["reason"] for r in exits] == ["error"]
     assert day.setup.broker.get_positions() == []
     traces = day.outputs.log_file("error_tracebacks.log")
-    assert "Bug" in traces.read_text()
+    assert "BugError" in traces.read_text()
     _assert_no_order_twice(day)
