@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tbot_bot.accounting import audit, coa
-from tbot_bot.accounting.codec import corrected_fitid
+from tbot_bot.accounting.cash_rules import activity_drafts
+from tbot_bot.accounting.codec import corrected_fitid, ny_trading_day, parse_ts_text
 from tbot_bot.accounting.corrections import reclass_draft, reversal_draft
 from tbot_bot.accounting.intake import live_events, store_record
 from tbot_bot.accounting.models import NormalizedRecord, OpeningPosition, PostResult, PostStatus
 from tbot_bot.accounting.opening import opening_draft
-from tbot_bot.accounting.rules import Refusal, RuleContext, activity_drafts, fill_drafts
+from tbot_bot.accounting.rules import Refusal, RuleContext, fill_drafts
 from tbot_bot.accounting.schema import transaction
 from tbot_bot.accounting.sqlfiles import sql
 from tbot_bot.clock import iso_utc
@@ -243,6 +244,7 @@ def opening_balance(
             },
         )
     books.reload_meta()
+    books.require_session().count(result)
     return result
 
 
@@ -296,3 +298,22 @@ def rollback_coa(books: Books, to_version: str, *, actor: str, reason: str) -> s
     coa.sync_mirror(books.coa, books.ledger, actor=actor, now=now)
     books.reload_meta()
     return version
+
+
+def repair_float_links(books: Books) -> int:
+    """Write the float event of every capital movement that lacks one; returns how many."""
+    written = 0
+    for row in books.ledger.execute(sql("ledger_write", "capital_events")).fetchall():
+        amount = int(row["cash_minor"])
+        kind = "INJECTION_RECEIVED" if amount > 0 else "RETURN_SENT"
+        if books.float_ledger.has_event(f"{kind}|{row['FITID']}"):
+            continue
+        when = parse_ts_text(row["DTPOSTED"])
+        written += books.float_ledger.record_capital_event(
+            kind,
+            ledger_fitid=row["FITID"],
+            amount_minor=abs(amount),
+            at_utc=row["DTPOSTED"],
+            trading_day=ny_trading_day(when),
+        )
+    return written

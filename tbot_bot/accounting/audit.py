@@ -9,7 +9,7 @@ event's splits (every split column except `id` and `event_id`, sorted by `leg_no
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tbot_bot.accounting.codec import ZERO_HASH, canonical_text, chain_hash
@@ -88,49 +88,9 @@ def event_hash_row(
 
 def first_broken_link(conn: sqlite3.Connection, table: str) -> int | None:
     """Recompute a chain; return the id of the first row whose hashes do not match, else None."""
-    if table == "journal_events":
-        return _first_broken_event(conn)
-    prev = ZERO_HASH
-    for row in conn.execute(sql("audit", f"all_{table}")):
-        record = dict(row)
-        body = {k: v for k, v in record.items() if k not in _NOT_HASHED}
-        if record["prev_hash"] != prev or chain_hash(prev, body) != record["row_hash"]:
-            return int(record["id"])
-        prev = str(record["row_hash"])
-    return None
+    from tbot_bot.accounting import chains  # chains imports nothing from here at module level
 
-
-def _splits_by_event(conn: sqlite3.Connection) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    current: int | None = None
-    bucket: list[dict[str, Any]] = []
-    for row in conn.execute(sql("audit", "all_splits")):
-        event_id = int(row["event_id"])
-        if current is not None and event_id != current:
-            yield current, bucket
-            bucket = []
-        current = event_id
-        bucket.append(dict(row))
-    if current is not None:
-        yield current, bucket
-
-
-def _first_broken_event(conn: sqlite3.Connection) -> int | None:
-    # A second cursor streams the splits alongside the events (both ordered by event id), so
-    # memory stays flat on a ledger with millions of rows.
-    splits = _splits_by_event(conn)
-    pending = next(splits, None)
-    prev = ZERO_HASH
-    for row in conn.execute(sql("audit", "all_journal_events")):
-        header = dict(row)
-        event_id = int(header["id"])
-        while pending is not None and pending[0] < event_id:
-            pending = next(splits, None)  # splits of a missing event: ORPHAN_SPLIT reports them
-        legs: list[dict[str, Any]] = []
-        if pending is not None and pending[0] == event_id:
-            legs = pending[1]
-            pending = next(splits, None)
-        body = event_hash_row(header, legs)
-        if header["prev_hash"] != prev or chain_hash(prev, body) != header["row_hash"]:
-            return event_id
-        prev = str(header["row_hash"])
-    return None
+    lo, hi, count = conn.execute(sql("audit", f"bounds_{table}")).fetchone()
+    if not count:
+        return None
+    return chains.first_bad([chains.scan_connection(conn, table, int(lo), int(hi))])

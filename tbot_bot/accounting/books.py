@@ -12,31 +12,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from tbot_bot.accounting import audit, coa, snapshots
-from tbot_bot.accounting.codec import canonical_text, ny_trading_day, parse_ts_text
+from tbot_bot.accounting import audit, coa
+from tbot_bot.accounting.codec import parse_ts_text
 from tbot_bot.accounting.drafts import Draft
 from tbot_bot.accounting.floatbook import FloatBook
-from tbot_bot.accounting.intake import enqueue, live_events, recon_row, store_record
 from tbot_bot.accounting.lots import LotReader, LotState
 from tbot_bot.accounting.mapping import MappingSet, load_mapping
 from tbot_bot.accounting.models import NormalizedRecord, OpeningPosition, PostResult, PostStatus
-from tbot_bot.accounting.normalize import validate
 from tbot_bot.accounting.posting import WriteContext, write_draft
-from tbot_bot.accounting.rules import (
-    Refusal,
-    RuleContext,
-    activity_drafts,
-    fill_drafts,
-    record_content_hash,
-)
 from tbot_bot.accounting.schema import check_schema, connect, transaction
-from tbot_bot.accounting.session import SESSION_KINDS, Session, WriterLock
+from tbot_bot.accounting.session import Session, WriterLock, session_scope
 from tbot_bot.accounting.sqlfiles import sql
 from tbot_bot.accounting.store import create_ledgers, ledger_paths
 from tbot_bot.clock import Clock, iso_utc
@@ -120,7 +109,7 @@ class Books:
         self.ledger = conns["ledger"]
         self.coa = conns["coa"]
         self.float_conn = conns["float"]
-        self._conns = conns
+        self.connections = conns
         self._lock = lock
         self.lots = LotReader()
         self.float_ledger = FloatBook(self.float_conn, identity, actor)
@@ -140,7 +129,7 @@ class Books:
         self.repair_float_links()
 
     def close(self) -> None:
-        for conn in self._conns.values():
+        for conn in self.connections.values():
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
         self._lock.release()
@@ -189,7 +178,6 @@ class Books:
         return iso_utc(self.clock.now_utc())
 
     # -- sessions ------------------------------------------------------------------------------
-    @contextlib.contextmanager
     def session(
         self,
         kind: str,
@@ -198,92 +186,26 @@ class Books:
         window_start_utc: str | None = None,
         window_end_utc: str | None = None,
         trigger: str | None = None,
-    ) -> Iterator[Session]:
+    ) -> contextlib.AbstractContextManager[Session]:
         """Snapshot the three files, open a `sync_runs` row, and close it with counts at exit."""
-        if kind not in SESSION_KINDS:
-            raise LedgerError(f"session kind {kind!r} must be one of {sorted(SESSION_KINDS)}")
-        if self._session is not None:
-            raise LedgerError("a write session is already open on these books")
-        run_id = sync_run_id or str(uuid.uuid4())
-        now = self.clock.now_utc()
-        taken = snapshots.take(
-            self.paths, self.identity.string, self._conns, now=now, sync_run_id=run_id
+        return session_scope(
+            self,
+            kind,
+            sync_run_id,
+            window_start_utc=window_start_utc,
+            window_end_utc=window_end_utc,
+            trigger=trigger,
         )
-        ledger_snap = next(s for s in taken if s.kind == "ledger")
-        with transaction(self.ledger):
-            self.ledger.execute(
-                sql("ledger_write", "insert_sync_run"),
-                {
-                    "sync_run_id": run_id,
-                    "started_at_utc": iso_utc(now),
-                    "window_start_utc": window_start_utc,
-                    "window_end_utc": window_end_utc,
-                    "trigger": trigger or kind,
-                    "actor": self.actor,
-                    "credential_hash": None,
-                    "mapping_version": self.mapping.version,
-                    "coa_version": self.coa_version,
-                    "snapshot_path": str(ledger_snap.path),
-                    "snapshot_sha256": ledger_snap.sha256,
-                },
-            )
-            for snap in taken:
-                audit.append(
-                    self.ledger,
-                    "audit_trail",
-                    ts_utc=iso_utc(now),
-                    event_type="SNAPSHOT_TAKEN",
-                    actor=self.actor,
-                    sync_run_id=run_id,
-                    related_table=snap.kind,
-                    related_id=snap.path.name,
-                    extra_json={"sha256": snap.sha256},
-                )
-            audit.append(
-                self.ledger,
-                "audit_trail",
-                ts_utc=iso_utc(now),
-                event_type="SYNC_START",
-                actor=self.actor,
-                sync_run_id=run_id,
-                source=kind,
-            )
-        session = Session(run_id, kind)
-        self._session = session
-        error: str | None = None
-        try:
-            yield session
-        except BaseException as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            self._session = None
-            self._finish_session(session, error)
 
-    def _finish_session(self, session: Session, error: str | None) -> None:
-        now = self.now_text()
-        status = "failed" if error else session.status
-        with transaction(self.ledger):
-            self.ledger.execute(
-                sql("ledger_write", "finish_sync_run"),
-                {
-                    "sync_run_id": session.sync_run_id,
-                    "finished_at_utc": now,
-                    "status": status,
-                    "counts_json": canonical_text(session.counts),
-                    "error": error,
-                },
-            )
-            audit.append(
-                self.ledger,
-                "audit_trail",
-                ts_utc=now,
-                event_type="SYNC_END",
-                actor=self.actor,
-                sync_run_id=session.sync_run_id,
-                source=session.kind,
-                after_json={"status": status, "counts": session.counts},
-            )
+    @property
+    def current_session(self) -> Session | None:
+        return self._session
+
+    def attach_session(self, session: Session | None) -> None:
+        """Used by `session_scope` only: the one open session of these books (or None)."""
+        if session is not None and self._session is not None:
+            raise LedgerError("a write session is already open on these books")
+        self._session = session
 
     def require_session(self) -> Session:
         if self._session is None:
@@ -318,71 +240,9 @@ class Books:
         A hard error stops the batch: records before it are committed, the failing one leaves
         nothing behind, and the error is raised.
         """
-        session = self.require_session()
-        self.require_active()
-        results: list[PostResult] = []
-        failure: BaseException | None = None
-        self.ledger.execute("BEGIN IMMEDIATE")
-        try:
-            for record in records:
-                self.ledger.execute("SAVEPOINT record")
-                try:
-                    result = self._post_one(record, session)
-                except BaseException as exc:  # noqa: BLE001 - re-raised after the commit below
-                    self.ledger.execute("ROLLBACK TO record")
-                    self.ledger.execute("RELEASE record")
-                    failure = exc
-                    break
-                self.ledger.execute("RELEASE record")
-                results.append(result)
-            self.ledger.execute("COMMIT")
-        except BaseException:
-            self.ledger.execute("ROLLBACK")
-            self.lots.reset()
-            raise
-        if failure is not None:
-            self.lots.reset()
-            session.counts["rejected"] += 1
-            if isinstance(failure, sqlite3.Error):
-                raise LedgerError(f"posting refused by the ledger: {failure}") from failure
-            raise failure
-        for result in results:
-            session.count(result)
-        if any(
-            r.status is PostStatus.POSTED and set(r.event_types) & CAPITAL_EVENTS for r in results
-        ):
-            self.repair_float_links()
-        return results
+        from tbot_bot.accounting.pipeline import post_many
 
-    def _post_one(self, record: NormalizedRecord, session: Session) -> PostResult:
-        if record.broker_code != self.identity.broker_code:
-            raise LedgerError(
-                f"record of broker {record.broker_code!r} in a {self.identity.broker_code} ledger"
-            )
-        conn, now = self.ledger, self.now_text()
-        raw_id, response_hash = store_record(conn, record, now, session.sync_run_id)
-        refusal = validate(
-            record, now=self.clock.now_utc(), cutover=self.cutover, currencies=self.currencies
-        )
-        if refusal is not None:
-            return self._queue(raw_id, Refusal(*refusal), record)
-        minor = self.currencies[record.currency]
-        chash = record_content_hash(record, minor)
-        existing = live_events(conn, record.broker_code, record.external_id)
-        if existing:
-            fitids = tuple(e.fitid for e in existing)
-            if all(e.content_hash == chash for e in existing):
-                return PostResult(
-                    PostStatus.DUPLICATE, fitids, tuple(e.event_type for e in existing)
-                )
-            return self._content_changed(raw_id, record, fitids)
-        ctx = RuleContext(self.identity.string, minor, self.mapping, self.shorting_enabled)
-        build = fill_drafts if record.kind == "fill" else activity_drafts
-        drafts = build(record, ctx, self.open_lots)
-        if isinstance(drafts, Refusal):
-            return self._queue(raw_id, drafts, record)
-        stamped = [replace(d, raw_record_id=raw_id, response_hash=response_hash) for d in drafts]
-        return self.write_events(stamped)
+        return post_many(self, records)
 
     def open_lots(self, symbol: str, side: str) -> list[LotState]:
         return self.lots.open_lots(self.ledger, symbol, side)
@@ -401,108 +261,11 @@ class Books:
             PostStatus.POSTED, tuple(d.fitid for d in drafts), tuple(d.event_type for d in drafts)
         )
 
-    def _queue(self, raw_id: int, refusal: Refusal, record: NormalizedRecord) -> PostResult:
-        now, run_id = self.now_text(), self.require_session().sync_run_id
-        queue_id = enqueue(
-            self.ledger,
-            raw_record_id=raw_id,
-            reason_code=refusal.reason_code,
-            reason=refusal.reason,
-            mapping_version=self.mapping.version,
-            now=now,
-            sync_run_id=run_id,
-        )
-        if refusal.reason_code == "insufficient_inventory":
-            recon_row(
-                self.ledger,
-                self.identity,
-                recon_type="record",
-                status="mismatch",
-                now=now,
-                sync_run_id=run_id,
-                raw_record=raw_id,
-                trade_id=record.order_id,
-                notes=refusal.reason,
-                error_code="insufficient_inventory",
-                json_metadata={
-                    "symbol": record.symbol,
-                    "external_id": record.external_id,
-                    "client_order_id": record.client_order_id,
-                },
-            )
-        audit.append(
-            self.ledger,
-            "audit_trail",
-            ts_utc=now,
-            event_type="RECORD_QUEUED",
-            actor=self.actor,
-            related_table="unmapped_queue",
-            related_id=str(queue_id),
-            sync_run_id=run_id,
-            reason=f"{refusal.reason_code}: {refusal.reason}",
-            mapping_version=self.mapping.version,
-        )
-        logger.info("queued %s %s: %s", record.external_id, refusal.reason_code, refusal.reason)
-        return PostResult(
-            PostStatus.QUEUED,
-            reason_code=refusal.reason_code,
-            detail=refusal.reason,
-            queue_id=queue_id,
-        )
-
-    def _content_changed(
-        self, raw_id: int, record: NormalizedRecord, fitids: tuple[str, ...]
-    ) -> PostResult:
-        now, run_id = self.now_text(), self.require_session().sync_run_id
-        recon_row(
-            self.ledger,
-            self.identity,
-            recon_type="record",
-            status="mismatch",
-            now=now,
-            sync_run_id=run_id,
-            raw_record=raw_id,
-            ledger_entry_id=fitids[0],
-            trade_id=record.order_id,
-            error_code="content_changed",
-            notes=f"broker record {record.external_id} changed after posting",
-            json_metadata={"symbol": record.symbol, "client_order_id": record.client_order_id},
-        )
-        queue_id = enqueue(
-            self.ledger,
-            raw_record_id=raw_id,
-            reason_code="content_changed",
-            reason=f"record {record.external_id} differs from the posted event",
-            mapping_version=self.mapping.version,
-            now=now,
-            sync_run_id=run_id,
-        )
-        return PostResult(
-            PostStatus.CONTENT_CHANGED,
-            fitids,
-            reason_code="content_changed",
-            detail="posted event differs from the broker record",
-            queue_id=queue_id,
-        )
-
-    # -- cross-file float links (§7: idempotent, re-runnable) ------------------------------------
     def repair_float_links(self) -> int:
-        """Write the float event of every capital movement that lacks one; returns how many."""
-        written = 0
-        for row in self.ledger.execute(sql("ledger_write", "capital_events")).fetchall():
-            amount = int(row["cash_minor"])
-            kind = "INJECTION_RECEIVED" if amount > 0 else "RETURN_SENT"
-            if self.float_ledger.has_event(f"{kind}|{row['FITID']}"):
-                continue
-            when = parse_ts_text(row["DTPOSTED"])
-            written += self.float_ledger.record_capital_event(
-                kind,
-                ledger_fitid=row["FITID"],
-                amount_minor=abs(amount),
-                at_utc=row["DTPOSTED"],
-                trading_day=ny_trading_day(when),
-            )
-        return written
+        """Write the float event of every capital movement that lacks one (idempotent)."""
+        from tbot_bot.accounting import admin
+
+        return admin.repair_float_links(self)
 
     # -- corrections and admin (admin.py) -------------------------------------------------------
     def reverse(self, fitid: str, *, reason: str, actor: str) -> PostResult:

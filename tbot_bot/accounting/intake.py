@@ -40,7 +40,7 @@ def store_raw(
     """Insert a raw record unless its `response_hash` is known; returns (id, response_hash)."""
     text = canonical_text(dict(payload))
     response_hash = sha256_hex(text)
-    conn.execute(
+    inserted = conn.execute(
         sql("ledger_write", "insert_raw"),
         {
             "broker_code": broker_code,
@@ -52,6 +52,9 @@ def store_raw(
             "sync_run_id": sync_run_id,
         },
     )
+    new = inserted.fetchone()
+    if new is not None:
+        return int(new[0]), response_hash
     row = conn.execute(sql("ledger_write", "raw_id_by_hash"), {"response_hash": response_hash})
     return int(row.fetchone()[0]), response_hash
 

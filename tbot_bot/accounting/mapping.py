@@ -12,7 +12,7 @@ import fnmatch
 import json
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tbot_bot.accounting.codec import canonical_text, sha256_hex
@@ -154,9 +154,25 @@ class MappingMiss(Exception):  # noqa: N818 - a lookup outcome, not an error of 
 class MappingSet:
     version: int
     rules: tuple[MappingRule, ...]
+    _memo: dict[tuple[tuple[str, str | None], ...], MappingRule] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def lookup(self, **probe: str | None) -> MappingRule:
         """The most specific rule matching `probe` (keys of KEY_FIELDS, `symbol` for the glob)."""
+        # A pure function of (rules, probe) asked thousands of times with the same few probes:
+        # answers are memoised per mapping set (misses raise and are not cached).
+        key = tuple(sorted(probe.items()))
+        cached = self._memo.get(key)
+        if cached is not None:
+            return cached
+        rule = self._lookup(probe)
+        if len(self._memo) > 4096:  # bounded: symbols are part of the key
+            self._memo.clear()
+        self._memo[key] = rule
+        return rule
+
+    def _lookup(self, probe: dict[str, str | None]) -> MappingRule:
         found = [rule for rule in self.rules if rule.matches(probe)]
         if not found:
             raise MappingMiss("unmapped", f"no mapping v{self.version} rule for {dict(probe)}")

@@ -7,7 +7,7 @@ an integer of minor units; realized P&L is the plug, so each draft balances by c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -28,25 +28,14 @@ from tbot_bot.accounting.models import NormalizedRecord
 from tbot_bot.accounting.normalize import opening_short_intent
 from tbot_bot.clock import iso_utc
 from tbot_bot.errors import LogicError
-from tbot_bot.money import ZERO
 
 T = TypeVar("T")
 
 LotsFor = Callable[[str, str], list[LotState]]
 EFFECT = {"BUY": "open", "SELL": "close", "SHORT_OPEN": "open", "SHORT_COVER": "close"}
-_SIGN = {
-    "DIVIDEND": 1,
-    "CAPGAIN_DIST": 1,
-    "INTEREST": 1,
-    "FEE_REBATE": 1,
-    "DEPOSIT": 1,
-    "FEE": -1,
-    "TAX_WITHHELD": -1,
-    "WITHDRAWAL": -1,
-}
 
 
-def _need(value: T | None, what: str) -> T:
+def need(value: T | None, what: str) -> T:
     """A field `normalize.validate` guarantees; its absence here is a programming error."""
     if value is None:
         raise LogicError(f"posting rule reached with no {what} (validate() was skipped)")
@@ -79,8 +68,8 @@ class FillAmounts:
 
 def fill_amounts(rec: NormalizedRecord, minor_unit: int) -> FillAmounts | Refusal:
     """q, p, G, c, x of a fill; a broker net amount is used verbatim and fixes f = c + x."""
-    qty = qty_to_e9(_need(rec.qty, "qty"))
-    price = price_text(_need(rec.price, "price"))
+    qty = qty_to_e9(need(rec.qty, "qty"))
+    price = price_text(need(rec.price, "price"))
     gross = gross_minor(qty, price, rec.multiplier, minor_unit)
     commission = to_minor_exact(rec.commission, minor_unit)
     fee = to_minor_exact(rec.fee, minor_unit)
@@ -129,7 +118,7 @@ def classify_fill(
     rec: NormalizedRecord, qty_e9: int, lots_for: LotsFor, shorting_enabled: bool
 ) -> list[tuple[str, int]] | Refusal:
     """Position effects of one fill from the lot state (§5.3): [(event_type, qty_e9), ...]."""
-    symbol = _need(rec.symbol, "symbol")
+    symbol = need(rec.symbol, "symbol")
     if rec.side == "buy":
         short_qty = open_qty(lots_for(symbol, "short"))
         cover = min(qty_e9, short_qty)
@@ -150,9 +139,10 @@ def classify_fill(
 
 
 def fill_drafts(
-    rec: NormalizedRecord, ctx: RuleContext, lots_for: LotsFor
+    rec: NormalizedRecord, ctx: RuleContext, lots_for: LotsFor, chash: str | None = None
 ) -> list[Draft] | Refusal:
-    """The one or two events of a fill, or why it cannot be posted."""
+    """The one or two events of a fill, or why it cannot be posted (`chash`: its content hash
+    when the caller already computed it for dedup)."""
     amounts = fill_amounts(rec, ctx.minor_unit)
     if isinstance(amounts, Refusal):
         return amounts
@@ -163,7 +153,7 @@ def fill_drafts(
     grosses = split_largest_remainder(amounts.gross, weights)
     commissions = split_largest_remainder(amounts.commission, weights)
     fees = split_largest_remainder(amounts.fee, weights)
-    chash = record_content_hash(rec, ctx.minor_unit)
+    chash = chash or record_content_hash(rec, ctx.minor_unit)
     drafts: list[Draft] = []
     for i, (event_type, qty) in enumerate(segments):
         rule = _lookup(ctx.mapping, rec, event_type)
@@ -205,7 +195,7 @@ def _fill_event(
     lots_for: LotsFor,
     chash: str,
 ) -> Draft | Refusal:
-    slot, sym, f = rule.slots, _need(rec.symbol, "symbol"), amt.commission + amt.fee
+    slot, sym, f = rule.slots, need(rec.symbol, "symbol"), amt.commission + amt.fee
     when = iso_utc(rec.dtposted)
     lot_opens: tuple[LotOpen, ...] = ()
     closures: tuple[ClosureRow, ...] = ()
@@ -274,7 +264,7 @@ def _fill_draft(
     closures: tuple[ClosureRow, ...],
     chash: str,
 ) -> Draft:
-    symbol, side = _need(rec.symbol, "symbol"), _need(rec.side, "side")
+    symbol, side = need(rec.symbol, "symbol"), need(rec.side, "side")
     fitid = broker_fitid(rec.broker_code, rec.account_id, rec.external_id, event_type)
     trntype, aggregate, subtype = ofx_types(event_type, rec.instrument)
     action = "short" if event_type.startswith("SHORT") else rec.extra.get("action", "long")
@@ -325,131 +315,3 @@ def _fill_draft(
         closures=closures,
         trade=trade,
     )
-
-
-def activity_drafts(
-    rec: NormalizedRecord, ctx: RuleContext, lots_for: LotsFor
-) -> list[Draft] | Refusal:
-    """Cash activities and option expiry (§4.2 rows FEE .. JOURNAL_CASH, OPTION_EXPIRE)."""
-    try:
-        rule = ctx.mapping.lookup(
-            broker_code=rec.broker_code,
-            record_kind="activity",
-            activity_type=rec.activity_type,
-            activity_subtype=rec.activity_subtype,
-            side=rec.side,
-            position_effect="none",
-            symbol=rec.symbol,
-            strategy=rec.strategy,
-        )
-    except MappingMiss as miss:
-        return Refusal(miss.reason_code, str(miss))
-    if rule.event_type == "OPTION_EXPIRE":
-        return _expiry(rec, ctx, rule, lots_for)
-    net = to_minor_exact(_need(rec.net_amount, "net_amount"), ctx.minor_unit)
-    a, event_type, s = abs(net), rule.event_type, rule.slots
-    expected = _SIGN.get(event_type)
-    if a == 0 or (expected is not None and (net > 0) != (expected > 0)):
-        return Refusal("invalid_field", f"{event_type} with net amount {rec.net_amount}")
-    pairs: dict[str, tuple[str, str]] = {
-        "DIVIDEND": ("cash", "income"),
-        "CAPGAIN_DIST": ("cash", "income"),
-        "INTEREST": ("cash", "income"),
-        "FEE_REBATE": ("cash", "fee"),
-        "FEE": ("fee", "cash"),
-        "TAX_WITHHELD": ("tax", "cash"),
-        "DEPOSIT": ("cash", "equity"),
-        "WITHDRAWAL": ("equity", "cash"),
-        "JOURNAL_CASH": ("cash", "equity") if net > 0 else ("equity", "cash"),
-    }
-    debit, credit = pairs[event_type]
-    subtype = "CGLONG" if rec.activity_type == "DIVCGL" else "CGSHORT"
-    trntype, aggregate, ofx_sub = ofx_types(event_type, "equity", subtype)
-    fitid = broker_fitid(rec.broker_code, rec.account_id, rec.external_id, event_type)
-    return [
-        Draft(
-            fitid=fitid,
-            group_id=fitid_group_id(ctx.bot_identity, fitid),
-            event_type=event_type,
-            trntype=trntype,
-            ofx_aggregate=aggregate,
-            ofx_subtype=ofx_sub,
-            dtposted=iso_utc(rec.dtposted),
-            currency=rec.currency,
-            action="other",
-            position_effect="none",
-            source=ctx.source,
-            content_hash=record_content_hash(rec, ctx.minor_unit),
-            legs=legs(Leg(s[debit], a), Leg(s[credit], -a)),
-            external_id=rec.external_id,
-            symbol=rec.symbol,
-            strategy=rec.strategy,
-            tags=rec.tags,
-            metadata=dict(rec.metadata),
-            memo=rec.description or None,
-        )
-    ]
-
-
-def _expiry(
-    rec: NormalizedRecord, ctx: RuleContext, rule: MappingRule, lots_for: LotsFor
-) -> list[Draft] | Refusal:
-    symbol = _need(rec.symbol, "symbol")
-    lots: Sequence[LotState] = lots_for(symbol, "long")
-    qty = qty_to_e9(rec.qty) if rec.qty is not None and rec.qty > ZERO else open_qty(lots)
-    if qty <= 0 or open_qty(lots) < qty:
-        return Refusal(
-            "insufficient_inventory", f"expiry of {rec.symbol}: no such long option lots"
-        )
-    when = iso_utc(rec.dtposted)
-    rows = allocate_close(lots, qty, 0, when, "long")
-    basis = sum(r.basis_minor for r in rows)
-    if basis == 0:
-        return Refusal("sanity_bound", f"expiry of {rec.symbol}: closed basis is 0")
-    fitid = broker_fitid(rec.broker_code, rec.account_id, rec.external_id, "OPTION_EXPIRE")
-    trntype, aggregate, subtype = ofx_types("OPTION_EXPIRE", "option")
-    lot_id = rows[0].lot_id if len(rows) == 1 else None
-    trade = TradeRow(
-        None,
-        rec.external_id,
-        symbol,
-        "option",
-        "sell",
-        "close",
-        "expire",
-        qty,
-        "0",
-        rec.multiplier,
-        0,
-        0,
-        0,
-        when,
-    )
-    return [
-        Draft(
-            fitid=fitid,
-            group_id=fitid_group_id(ctx.bot_identity, fitid),
-            event_type="OPTION_EXPIRE",
-            trntype=trntype,
-            ofx_aggregate=aggregate,
-            ofx_subtype=subtype,
-            dtposted=when,
-            dttrade=when,
-            currency=rec.currency,
-            action="expire",
-            position_effect="close",
-            source=ctx.source,
-            content_hash=record_content_hash(rec, ctx.minor_unit),
-            legs=legs(
-                Leg(rule.slots["pnl"], basis),
-                Leg(rule.slots["asset"], -basis, symbol, -qty, None, lot_id),
-            ),
-            external_id=rec.external_id,
-            symbol=rec.symbol,
-            strategy=rec.strategy,
-            tags=rec.tags,
-            metadata=dict(rec.metadata),
-            closures=tuple(ClosureRow(**vars(r)) for r in rows),
-            trade=trade,
-        )
-    ]

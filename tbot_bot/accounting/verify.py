@@ -9,11 +9,12 @@ ledger); `warning` only informs.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
 
-from tbot_bot.accounting import audit, coa
+from tbot_bot.accounting import chains, coa
 from tbot_bot.accounting.models import Issue
 from tbot_bot.accounting.schema import check_schema, connect
 from tbot_bot.accounting.sqlfiles import sql
@@ -28,8 +29,14 @@ _CHAINS = {
 }
 
 
-def verify(outputs: BotOutputs, identity: BotIdentity, *, deep: bool = False) -> list[Issue]:
-    """Every issue of the three files of one bot; [] when the books are healthy."""
+def verify(
+    outputs: BotOutputs, identity: BotIdentity, *, deep: bool = False, workers: int | None = None
+) -> list[Issue]:
+    """Every issue of the three files of one bot; [] when the books are healthy.
+
+    `workers`: processes that recompute the hash chains; None = 1 for small ledgers and up to
+    the CPU count (max 4) from `chains.PARALLEL_MIN_ROWS` chained rows on.
+    """
     issues: list[Issue] = []
     paths = ledger_paths(outputs)
     missing = [kind for kind, path in paths.items() if not path.exists()]
@@ -39,15 +46,39 @@ def verify(outputs: BotOutputs, identity: BotIdentity, *, deep: bool = False) ->
         return issues
     with _open_all(outputs) as conns:
         for kind, conn in conns.items():
-            issues.extend(_file_checks(conn, kind, identity, deep))
-        if any(i.code in {"SCHEMA_VERSION"} for i in issues):
+            drift = check_schema(conn, kind)
+            issues.extend(_issue(code, kind, table, "-", detail) for code, table, detail in drift)
+        if any(i.code == "SCHEMA_VERSION" for i in issues):
             return issues  # the other checks assume the expected tables
+        checker = chains.ChainChecker(_workers(conns, workers))
+        for kind, conn in conns.items():
+            for table in _CHAINS[kind]:
+                checker.submit(kind, paths[kind], table, conn)
+        # While worker processes hash, SQLite (which releases the GIL) runs the other checks.
+        for kind, conn in conns.items():
+            issues.extend(_file_checks(conn, kind, identity, deep))
         issues.extend(_coa_checks(conns["coa"], conns["ledger"]))
         issues.extend(_ledger_checks(conns["ledger"]))
         issues.extend(_lot_checks(conns["ledger"]))
         issues.extend(_float_checks(conns["float"], conns["ledger"]))
+        for (kind, table), bad in checker.results().items():
+            if bad is not None:
+                issues.append(
+                    _issue("HASH_CHAIN_BROKEN", kind, table, bad, "recomputed hash differs")
+                )
         issues.extend(_pending(conns["ledger"]))
     return issues
+
+
+def _workers(conns: dict[str, sqlite3.Connection], requested: int | None) -> int:
+    if requested is not None:
+        return max(1, requested)
+    rows = sum(
+        int(conn.execute(sql("audit", f"bounds_{table}")).fetchone()[2])
+        for kind, conn in conns.items()
+        for table in _CHAINS[kind]
+    )
+    return 1 if rows < chains.PARALLEL_MIN_ROWS else max(1, min(4, os.cpu_count() or 1))
 
 
 @contextlib.contextmanager
@@ -74,11 +105,7 @@ def _issue(
 def _file_checks(
     conn: sqlite3.Connection, kind: str, identity: BotIdentity, deep: bool
 ) -> list[Issue]:
-    issues = [
-        _issue(code, kind, table, "-", detail) for code, table, detail in check_schema(conn, kind)
-    ]
-    if any(i.code == "SCHEMA_VERSION" for i in issues):
-        return issues
+    issues: list[Issue] = []
     pragma = "integrity_check" if deep else "quick_check"
     result = [str(r[0]) for r in conn.execute(f"PRAGMA {pragma}")]
     if result != ["ok"]:
@@ -86,10 +113,6 @@ def _file_checks(
     for row in conn.execute("PRAGMA foreign_key_check").fetchall()[:20]:
         issues.append(_issue("INTEGRITY", kind, str(row[0]), row[1], f"foreign key to {row[2]}"))
     issues.extend(_identity_check(conn, kind, identity))
-    for table in _CHAINS[kind]:
-        bad = audit.first_broken_link(conn, table)
-        if bad is not None:
-            issues.append(_issue("HASH_CHAIN_BROKEN", kind, table, bad, "recomputed hash differs"))
     return issues
 
 

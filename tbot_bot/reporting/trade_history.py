@@ -105,6 +105,7 @@ class TradeHistory:
         self.outputs = outputs
         self.json_path = outputs.trade_history("json")
         self.csv_path = outputs.trade_history("csv")
+        self._dirty = False
         self._records: dict[str, dict[str, Any]] = {
             r["trade_id"]: r for r in read_records(self.json_path)
         }
@@ -115,9 +116,14 @@ class TradeHistory:
 
     def upsert(self, record: Mapping[str, Any]) -> None:
         clean = _normalise(record)
-        self._records[clean["trade_id"]] = clean
+        if self._records.get(clean["trade_id"]) != clean:
+            self._records[clean["trade_id"]] = clean
+            self._dirty = True
 
     def flush(self) -> None:
+        """Rewrite both files if anything changed since the last flush (atomic, fsynced)."""
+        if not self._dirty and self.json_path.exists() and self.csv_path.exists():
+            return
         ensure_dir(self.outputs.trades_dir, OUTPUT_DIR_MODE)
         body = {
             "schema_version": SCHEMA_VERSION,
@@ -126,3 +132,4 @@ class TradeHistory:
         }
         atomic_write_text(self.json_path, json.dumps(body, indent=1) + "\n", OUTPUT_FILE_MODE)
         atomic_write_text(self.csv_path, render_csv(self.records), OUTPUT_FILE_MODE)
+        self._dirty = False

@@ -12,23 +12,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tbot_bot import __version__
+from tbot_bot.backtest import cli as backtest_cli
 from tbot_bot.errors import TbotError
 from tbot_bot.runtime import cli_config, cli_control, cli_demo, cli_runtime, cli_secrets
 from tbot_bot.runtime.logging_setup import configure_console_logging
 from tbot_bot.screeners import cli as universe_cli
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-def _not_yet(issue: str) -> Handler:
-    def handler(args: argparse.Namespace) -> int:
-        sys.stderr.write(
-            f"tbot {args.command}: not available in this build yet ({issue} is open). "
-            "See README.md for what works today.\n"
-        )
-        return 2
-
-    return handler
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,12 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_control.register(sub, common)
     cli_runtime.register(sub, common)
     universe_cli.register(sub, common)
-    for name, issue, helptext in (
-        ("backtest", "the backtest issue", "replay history through the session runner"),
-    ):
-        cmd = sub.add_parser(name, parents=[common], help=helptext)
-        cmd.add_argument("rest", nargs=argparse.REMAINDER)
-        cmd.set_defaults(handler=_not_yet(issue))
+    backtest_cli.register(sub, common)
     return parser
 
 

@@ -374,6 +374,7 @@ class DayRunner:
             if position.entry_qty == 0 and position.exit_qty == 0:
                 continue
             write_trade_record(ctx, position, status="closed" if not position.is_open else "open")
+        ctx.trades.flush()
         counters = ctx.counters
         open_positions = [
             {"symbol": p.symbol, "qty": str(p.qty), "strategy": p.strategy}

@@ -176,7 +176,6 @@ def write_trade_record(
             "error_code": error_code,
         }
     )
-    ctx.trades.flush()
 
 
 def exit_side(position: StrategyPosition) -> OrderSide:

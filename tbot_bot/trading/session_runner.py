@@ -155,6 +155,7 @@ class SessionRunner:
         self.exits.manage(tick, quotes, self.tapes, vix)
         self.exits.resend_dead_exits(tick)
         self._check_kill_switch()
+        ctx.trades.flush()  # one rewrite per tick at most, only when a record changed
         if ctx.on_tick is not None:
             ctx.on_tick(tick)
         return self._controls(tick)  # a flag raised during this tick acts at once

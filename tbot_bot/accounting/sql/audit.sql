@@ -43,3 +43,33 @@ SELECT * FROM journal_events ORDER BY id
 
 -- name: all_splits
 SELECT * FROM ledger_entries ORDER BY event_id, leg_no
+
+-- name: bounds_journal_events
+SELECT MIN(id), MAX(id), COUNT(*) FROM journal_events
+
+-- name: bounds_audit_trail
+SELECT MIN(id), MAX(id), COUNT(*) FROM audit_trail
+
+-- name: bounds_coa_audit_log
+SELECT MIN(id), MAX(id), COUNT(*) FROM coa_audit_log
+
+-- name: bounds_float_events
+SELECT MIN(id), MAX(id), COUNT(*) FROM float_events
+
+-- name: range_journal_events
+SELECT * FROM journal_events WHERE id BETWEEN :lo AND :hi ORDER BY id
+
+-- name: range_audit_trail
+SELECT * FROM audit_trail WHERE id BETWEEN :lo AND :hi ORDER BY id
+
+-- name: range_coa_audit_log
+SELECT * FROM coa_audit_log WHERE id BETWEEN :lo AND :hi ORDER BY id
+
+-- name: range_float_events
+SELECT * FROM float_events WHERE id BETWEEN :lo AND :hi ORDER BY id
+
+-- name: range_splits
+SELECT * FROM ledger_entries WHERE event_id BETWEEN :lo AND :hi ORDER BY event_id, leg_no
+
+-- name: table_columns
+SELECT * FROM pragma_table_xinfo(:table)

@@ -68,15 +68,18 @@ INSERT OR IGNORE INTO raw_broker_records (broker_code, record_kind, external_id,
     payload_json, fetched_at_utc, sync_run_id)
 VALUES (:broker_code, :record_kind, :external_id, :response_hash, :payload_json,
     :fetched_at_utc, :sync_run_id)
+RETURNING id
 
 -- name: raw_id_by_hash
 SELECT id FROM raw_broker_records WHERE response_hash = :response_hash
 
 -- name: live_events_by_external
+-- The unary + keeps the planner on je_external: an index search for "reverses_event_id IS NULL"
+-- would visit nearly every event.
 SELECT e.id, e.FITID, e.event_type, e.content_hash
 FROM journal_events e
 WHERE e.broker_code = :broker_code AND e.external_id = :external_id
-    AND e.reverses_event_id IS NULL
+    AND +e.reverses_event_id IS NULL
     AND NOT EXISTS (SELECT 1 FROM journal_events r WHERE r.reverses_event_id = e.id)
 ORDER BY e.id
 
@@ -175,3 +178,9 @@ SELECT e.FITID, e.DTPOSTED,
 FROM journal_events e JOIN ledger_entries s ON s.event_id = e.id
 WHERE e.event_type IN ('DEPOSIT', 'WITHDRAWAL', 'JOURNAL_CASH')
 GROUP BY e.id ORDER BY e.id
+
+-- name: open_queue_of_raw
+SELECT q.id, q.reason_code, q.reason FROM unmapped_queue q
+WHERE q.raw_record_id = :raw_record_id AND q.reason_code <> 'future_date'
+    AND NOT EXISTS (SELECT 1 FROM unmapped_resolutions r WHERE r.queue_id = q.id)
+ORDER BY q.id LIMIT 1

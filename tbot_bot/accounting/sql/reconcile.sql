@@ -24,7 +24,7 @@ SELECT * FROM reconciliation_log WHERE id = :id
 
 -- name: window_broker_events
 SELECT id, FITID, external_id, content_hash, trade_id, symbol FROM journal_events
-WHERE source = 'broker_sync' AND external_id IS NOT NULL AND reverses_event_id IS NULL
+WHERE source = 'broker_sync' AND external_id IS NOT NULL AND +reverses_event_id IS NULL
     AND DTPOSTED >= :start AND DTPOSTED <= :end
     AND NOT EXISTS (SELECT 1 FROM journal_events r WHERE r.reverses_event_id = journal_events.id)
 ORDER BY id

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -64,7 +65,7 @@ def test_web_child_is_started_and_restarted_with_backoff() -> None:
     clock = FakeClock(T0)
     started: list[list[str]] = []
 
-    def spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
+    def spawn(cmd: Sequence[str]) -> subprocess.Popen[bytes]:
         started.append(list(cmd))
         return subprocess.Popen(cmd)
 

@@ -3,9 +3,11 @@ outage aborts the active phase and closes its positions `data_outage`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from tbot_bot.market.bars import Quote
 from tbot_bot.test.fakes.crafted_day import CraftedMarket, crafted_day, minute, records_where
 from tbot_bot.trading.watchdog import Watchdog
 
@@ -23,7 +25,7 @@ def test_data_outage_suspends_and_aborts_the_phase(tbot_home: Path) -> None:
     broker = day.setup.broker
     real_quotes = broker.get_latest_quotes
 
-    def quotes(symbols):  # type: ignore[no-untyped-def]
+    def quotes(symbols: Sequence[str]) -> dict[str, Quote]:
         # The data feed goes silent from 14:00 on (the broker itself stays up).
         return {} if outage["on"] else real_quotes(symbols)
 
@@ -51,7 +53,7 @@ def test_two_failures_change_nothing(tbot_home: Path) -> None:
     now_box = {"now": minute(0)}
     silenced: list[datetime] = []
 
-    def quotes(symbols):  # type: ignore[no-untyped-def]
+    def quotes(symbols: Sequence[str]) -> dict[str, Quote]:
         if now_box["now"] in silent:
             silenced.append(now_box["now"])
             return {}

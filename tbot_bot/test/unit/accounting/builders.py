@@ -100,7 +100,7 @@ def legs_of(conn: sqlite3.Connection, fitid: str) -> list[tuple[str, int, str | 
         "JOIN journal_events e ON e.id = s.event_id WHERE e.FITID = ? ORDER BY s.leg_no",
         (fitid,),
     )
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [tuple(r) for r in rows]
 
 
 def balances(conn: sqlite3.Connection) -> dict[str, int]:

@@ -17,9 +17,34 @@ from tbot_bot.errors import LedgerError
 from tbot_bot.test.unit.accounting.builders import T0, deposit
 
 # §2.2 postable leaves and headers, spot-checked against the template file and the database.
-POSTABLE = {"1010", "1020", "1030", "1111", "1112", "1120", "1130", "2010", "2020", "2110", "3010",
-            "3030", "3040", "3050", "4010", "4050", "4055", "4060", "4065", "4070", "4080", "5010",
-            "5060", "5070", "5080", "5090"}
+POSTABLE = {
+    "1010",
+    "1020",
+    "1030",
+    "1111",
+    "1112",
+    "1120",
+    "1130",
+    "2010",
+    "2020",
+    "2110",
+    "3010",
+    "3030",
+    "3040",
+    "3050",
+    "4010",
+    "4050",
+    "4055",
+    "4060",
+    "4065",
+    "4070",
+    "4080",
+    "5010",
+    "5060",
+    "5070",
+    "5080",
+    "5090",
+}
 HEADERS = {"1000", "1100", "1110", "2000", "2100", "3000", "3020", "4000", "4090", "5000", "5050"}
 
 
@@ -32,16 +57,26 @@ def test_template_1_0_0_matches_the_spec(books: Books) -> None:
     assert codes["1030"]["name"] == "Broker – Cash"
     assert (codes["2110"]["account_type"], codes["2110"]["normal_side"]) == ("liability", "credit")
     assert (codes["5050"]["account_type"], codes["5050"]["parent_code"]) == ("memo", "5000")
-    db = {r[0]: tuple(r) for r in books.coa.execute(
-        "SELECT code, name, postable, introduced_in_version FROM coa_accounts")}
+    db = {
+        r[0]: tuple(r)
+        for r in books.coa.execute(
+            "SELECT code, name, postable, introduced_in_version FROM coa_accounts"
+        )
+    }
     assert {c: (c, a["name"], a["postable"], "1.0.0") for c, a in codes.items()} == db
     meta = books.coa.execute("SELECT * FROM coa_metadata").fetchone()
-    assert (meta["currency_code"], meta["entity_code"], meta["jurisdiction_code"]) == ("USD", "TEST", "USA")
+    assert (meta["currency_code"], meta["entity_code"], meta["jurisdiction_code"]) == (
+        "USD",
+        "TEST",
+        "USA",
+    )
     assert (meta["coa_version"], meta["broker_code"], meta["bot_id"]) == ("1.0.0", "ALPACA", "01")
     assert len(meta["created_at_utc"]) == len(meta["last_updated_utc"]) == 24
 
 
-def test_editing_the_template_in_place_is_refused(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_editing_the_template_in_place_is_refused(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pathlib import Path
 
     from tbot_bot.accounting import coa
@@ -60,11 +95,19 @@ def test_editing_the_template_in_place_is_refused(tmp_path: object, monkeypatch:
     [
         ("DELETE FROM coa_accounts WHERE code = '5070'", "APPEND_ONLY"),
         ("UPDATE coa_accounts SET code = '5071' WHERE code = '5070'", "COA_FIELD_IMMUTABLE"),
-        ("UPDATE coa_accounts SET account_type = 'asset' WHERE code = '5070'", "COA_FIELD_IMMUTABLE"),
-        ("UPDATE coa_accounts SET name = 'Servers' WHERE code = '5070'", "COA_EDIT_OUTSIDE_PUBLISH"),
+        (
+            "UPDATE coa_accounts SET account_type = 'asset' WHERE code = '5070'",
+            "COA_FIELD_IMMUTABLE",
+        ),
+        (
+            "UPDATE coa_accounts SET name = 'Servers' WHERE code = '5070'",
+            "COA_EDIT_OUTSIDE_PUBLISH",
+        ),
     ],
 )
-def test_accounts_change_only_through_publish(books: Books, outputs: BotOutputs, statement: str, code: str) -> None:
+def test_accounts_change_only_through_publish(
+    books: Books, outputs: BotOutputs, statement: str, code: str
+) -> None:
     for kind in ("coa", "ledger"):
         conn = connect(outputs.ledger_db(kind))
         try:
@@ -74,19 +117,43 @@ def test_accounts_change_only_through_publish(books: Books, outputs: BotOutputs,
             conn.close()
 
 
-def test_publish_bumps_version_updates_mirror_and_audits(books: Books, outputs: BotOutputs,
-                                                         identity: BotIdentity) -> None:
-    assert books.publish_coa([{"code": "5070", "name": "Servers and Hosting"}], actor="admin",
-                             reason="rename") == "1.0.1"
-    new = {"code": "5095", "name": "Data Feeds", "parent_code": "5000", "account_type": "expense",
-           "normal_side": "debit", "cash_flow_class": "operating", "postable": 1}
+def test_publish_bumps_version_updates_mirror_and_audits(
+    books: Books, outputs: BotOutputs, identity: BotIdentity
+) -> None:
+    assert (
+        books.publish_coa(
+            [{"code": "5070", "name": "Servers and Hosting"}], actor="admin", reason="rename"
+        )
+        == "1.0.1"
+    )
+    new = {
+        "code": "5095",
+        "name": "Data Feeds",
+        "parent_code": "5000",
+        "account_type": "expense",
+        "normal_side": "debit",
+        "cash_flow_class": "operating",
+        "postable": 1,
+    }
     assert books.publish_coa([new], actor="admin", reason="new account") == "1.1.0"
     for conn in (books.coa, books.ledger):
         assert conn.execute("SELECT coa_version FROM coa_metadata").fetchone()[0] == "1.1.0"
-        row = conn.execute("SELECT name, changed_in_version FROM coa_accounts WHERE code='5070'").fetchone()
+        row = conn.execute(
+            "SELECT name, changed_in_version FROM coa_accounts WHERE code='5070'"
+        ).fetchone()
         assert tuple(row) == ("Servers and Hosting", "1.0.1")
-        assert conn.execute("SELECT introduced_in_version FROM coa_accounts WHERE code='5095'").fetchone()[0] == "1.1.0"
-    audits = [r[0] for r in books.coa.execute("SELECT related_id FROM coa_audit_log WHERE event_type='COA_PUBLISHED'")]
+        assert (
+            conn.execute(
+                "SELECT introduced_in_version FROM coa_accounts WHERE code='5095'"
+            ).fetchone()[0]
+            == "1.1.0"
+        )
+    audits = [
+        r[0]
+        for r in books.coa.execute(
+            "SELECT related_id FROM coa_audit_log WHERE event_type='COA_PUBLISHED'"
+        )
+    ]
     assert audits[-2:] == ["1.0.1", "1.1.0"]
     assert books.coa_version == "1.1.0"
     assert verify(outputs, identity) == []
@@ -96,9 +163,21 @@ def test_publish_refuses_bad_trees_and_busy_accounts(books: Books) -> None:
     with pytest.raises(LedgerError, match="only"):
         books.publish_coa([{"code": "5070", "account_type": "asset"}], actor="a", reason="r")
     with pytest.raises(LedgerError, match="parent 1030 is postable"):
-        books.publish_coa([{"code": "1031", "name": "x", "parent_code": "1030", "account_type": "asset",
-                            "normal_side": "debit", "cash_flow_class": "control", "postable": 1}],
-                          actor="a", reason="r")
+        books.publish_coa(
+            [
+                {
+                    "code": "1031",
+                    "name": "x",
+                    "parent_code": "1030",
+                    "account_type": "asset",
+                    "normal_side": "debit",
+                    "cash_flow_class": "control",
+                    "postable": 1,
+                }
+            ],
+            actor="a",
+            reason="r",
+        )
     with books.session("manual"):
         books.post(deposit("D1", "10.00"))
     with pytest.raises(LedgerError, match="non-zero balance"):
@@ -107,19 +186,45 @@ def test_publish_refuses_bad_trees_and_busy_accounts(books: Books) -> None:
 
 def test_rollback_restores_names_and_deactivates_later_accounts(books: Books) -> None:
     books.publish_coa([{"code": "5070", "name": "Servers"}], actor="a", reason="r")
-    books.publish_coa([{"code": "5095", "name": "Data Feeds", "parent_code": "5000", "account_type": "expense",
-                        "normal_side": "debit", "cash_flow_class": "operating", "postable": 1}],
-                      actor="a", reason="r")
+    books.publish_coa(
+        [
+            {
+                "code": "5095",
+                "name": "Data Feeds",
+                "parent_code": "5000",
+                "account_type": "expense",
+                "normal_side": "debit",
+                "cash_flow_class": "operating",
+                "postable": 1,
+            }
+        ],
+        actor="a",
+        reason="r",
+    )
     assert books.rollback_coa("1.0.0", actor="admin", reason="undo") == "1.2.0"
     row = books.ledger.execute("SELECT name FROM coa_accounts WHERE code='5070'").fetchone()
     assert row[0] == "Bot Infrastructure Costs"
-    assert books.ledger.execute("SELECT active FROM coa_accounts WHERE code='5095'").fetchone()[0] == 0
+    assert (
+        books.ledger.execute("SELECT active FROM coa_accounts WHERE code='5095'").fetchone()[0] == 0
+    )
 
 
 def test_rollback_is_refused_when_a_later_account_has_a_balance(books: Books) -> None:
-    books.publish_coa([{"code": "5095", "name": "Data Feeds", "parent_code": "5000", "account_type": "expense",
-                        "normal_side": "debit", "cash_flow_class": "operating", "postable": 1}],
-                      actor="a", reason="r")
+    books.publish_coa(
+        [
+            {
+                "code": "5095",
+                "name": "Data Feeds",
+                "parent_code": "5000",
+                "account_type": "expense",
+                "normal_side": "debit",
+                "cash_flow_class": "operating",
+                "postable": 1,
+            }
+        ],
+        actor="a",
+        reason="r",
+    )
     with books.session("manual"):
         fee = books.post(deposit("D1", "10.00"))
         books.reclass(fee.fitids[0], 1, "5095", reason="test", actor="a")

@@ -48,7 +48,9 @@ def test_prices_money_and_rates() -> None:
 def test_basis_split_three_then_one_then_two() -> None:
     lot = LotState(1, "2025-01-01T00:00:00.000Z", 3 * 10**9, 10000)
     first = allocate_close([lot], 10**9, 4000, "2025-01-02T00:00:00.000Z", "long")
-    assert [(c.basis_minor, c.proceeds_minor, c.realized_minor) for c in first] == [(3333, 4000, 667)]
+    assert [(c.basis_minor, c.proceeds_minor, c.realized_minor) for c in first] == [
+        (3333, 4000, 667)
+    ]
     rest = LotState(1, lot.opened_at_utc, 2 * 10**9, 10000 - 3333)
     second = allocate_close([rest], 2 * 10**9, 8000, "2025-01-03T00:00:00.000Z", "long")
     assert second[0].basis_minor == 6667

@@ -1,4 +1,4 @@
-"""Posting rules of accounting spec §4.2 / §4.3: exact legs, signs and lot effects per event type."""
+"""Posting rules of accounting spec §4.2 / §4.3: exact legs, signs and lot effects per type."""
 
 from __future__ import annotations
 
@@ -32,11 +32,16 @@ def _post_ok(books: Books, record):  # type: ignore[no-untyped-def]
     return result
 
 
-def test_worked_example_4_3(books: Books, session: Session, outputs: BotOutputs, identity: BotIdentity) -> None:
+def test_worked_example_4_3(
+    books: Books, session: Session, outputs: BotOutputs, identity: BotIdentity
+) -> None:
     e1 = _post_ok(books, deposit("D1", "10000.00", at(0)))
     e2 = _post_ok(books, fill("F1", "XYZ", "buy", "10", "100.00", when=at(1)))
     e3 = _post_ok(books, fill("F2", "XYZ", "sell", "10", "101.50", "1.00", when=at(2)))
-    assert legs_of(books.ledger, e1.fitids[0]) == [("1030", 1000000, None, None), ("3010", -1000000, None, None)]
+    assert legs_of(books.ledger, e1.fitids[0]) == [
+        ("1030", 1000000, None, None),
+        ("3010", -1000000, None, None),
+    ]
     assert legs_of(books.ledger, e2.fitids[0]) == [
         ("1111", 100000, "XYZ", 10 * E9),
         ("1030", -100000, None, None),
@@ -95,8 +100,10 @@ def test_long_put_buy_sell_and_expire_use_the_multiplier(books: Books, session: 
         ("5010", 130, None, None),
         ("1030", -25130, None, None),
     ]
-    row = books.ledger.execute("SELECT action, ofx_aggregate, ofx_subtype FROM journal_events WHERE FITID=?",
-                               (buy.fitids[0],)).fetchone()
+    row = books.ledger.execute(
+        "SELECT action, ofx_aggregate, ofx_subtype FROM journal_events WHERE FITID=?",
+        (buy.fitids[0],),
+    ).fetchone()
     assert tuple(row) == ("put", "BUYOPT", "BUYTOOPEN")
     sell = _post_ok(books, fill("P2", "XYZ", "sell", "1", "2.00", "0.65", option=put, when=at(2)))
     assert legs_of(books.ledger, sell.fitids[0]) == [
@@ -144,9 +151,27 @@ def test_short_open_and_cover(books: Books, cover_price: str, pnl_leg: tuple[obj
     ("kind", "amount", "raw_type", "description", "expected"),
     [
         (ActivityKind.DIVIDEND, "12.34", "", "", [("1030", 1234), ("4050", -1234)]),
-        (ActivityKind.DIVIDEND, "12.34", "", "ordinary dividend", [("1030", 1234), ("4055", -1234)]),
-        (ActivityKind.CAPITAL_GAIN_DISTRIBUTION, "3.00", "DIVCGS", "", [("1030", 300), ("4060", -300)]),
-        (ActivityKind.CAPITAL_GAIN_DISTRIBUTION, "3.00", "DIVCGL", "", [("1030", 300), ("4070", -300)]),
+        (
+            ActivityKind.DIVIDEND,
+            "12.34",
+            "",
+            "ordinary dividend",
+            [("1030", 1234), ("4055", -1234)],
+        ),
+        (
+            ActivityKind.CAPITAL_GAIN_DISTRIBUTION,
+            "3.00",
+            "DIVCGS",
+            "",
+            [("1030", 300), ("4060", -300)],
+        ),
+        (
+            ActivityKind.CAPITAL_GAIN_DISTRIBUTION,
+            "3.00",
+            "DIVCGL",
+            "",
+            [("1030", 300), ("4070", -300)],
+        ),
         (ActivityKind.INTEREST, "0.57", "", "", [("1030", 57), ("4065", -57)]),
         (ActivityKind.TAX_WITHHELD, "-1.85", "DIVNRA", "", [("5080", 185), ("1030", -185)]),
         (ActivityKind.FEE, "-0.03", "CFEE", "", [("5010", 3), ("1030", -3)]),
@@ -158,8 +183,13 @@ def test_short_open_and_cover(books: Books, cover_price: str, pnl_leg: tuple[obj
     ],
 )
 def test_cash_activities(
-    books: Books, session: Session, kind: ActivityKind, amount: str, raw_type: str,
-    description: str, expected: list[tuple[str, int]],
+    books: Books,
+    session: Session,
+    kind: ActivityKind,
+    amount: str,
+    raw_type: str,
+    description: str,
+    expected: list[tuple[str, int]],
 ) -> None:
     record = activity("A1", kind, amount, symbol="XYZ", raw_type=raw_type, description=description)
     result = _post_ok(books, record)
@@ -179,8 +209,12 @@ def test_capital_movements_write_their_float_event(
     books: Books, session: Session, kind: ActivityKind, amount: str, float_type: str
 ) -> None:
     result = _post_ok(books, activity("A1", kind, amount))
-    rows = books.float_conn.execute("SELECT event_type, amount_minor, ledger_fitid FROM float_events").fetchall()
-    assert [tuple(r) for r in rows] == [(float_type, abs(int(Decimal(amount) * 100)), result.fitids[0])]
+    rows = books.float_conn.execute(
+        "SELECT event_type, amount_minor, ledger_fitid FROM float_events"
+    ).fetchall()
+    assert [tuple(r) for r in rows] == [
+        (float_type, abs(int(Decimal(amount) * 100)), result.fitids[0])
+    ]
 
 
 def test_wrong_sign_activity_is_queued_not_posted(books: Books, session: Session) -> None:

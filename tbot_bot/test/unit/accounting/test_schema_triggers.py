@@ -12,7 +12,7 @@ import pytest
 
 from tbot_bot.accounting import Books, create_ledgers, open_books, verify
 from tbot_bot.accounting.admin import resolve_queue_entry
-from tbot_bot.accounting.schema import APPLICATION_ID, connect
+from tbot_bot.accounting.schema import APPLICATION_ID, connect, schema_version
 from tbot_bot.broker.models import ActivityKind
 from tbot_bot.clock import FakeClock
 from tbot_bot.config.identity import BotIdentity
@@ -33,21 +33,27 @@ def raw(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def insert_event(conn: sqlite3.Connection, fitid: str, *, entity: str = "TEST", row_hash: str = HASH) -> int:
+def insert_event(
+    conn: sqlite3.Connection, fitid: str, *, entity: str = "TEST", row_hash: str = HASH
+) -> int:
     cursor = conn.execute(
         "INSERT INTO journal_events (FITID, group_id, event_type, TRNTYPE, ofx_aggregate, DTPOSTED,"
         " entity_code, jurisdiction_code, broker_code, bot_id, currency_code, action,"
         " position_effect, source, mapping_version, coa_version, content_hash, created_at_utc,"
-        " created_by, prev_hash, row_hash) VALUES (?, 'g', 'FEE', 'FEE', 'INVBANKTRAN', ?, ?, 'USA',"
+        " created_by, prev_hash, row_hash)"
+        " VALUES (?, 'g', 'FEE', 'FEE', 'INVBANKTRAN', ?, ?, 'USA',"
         " 'ALPACA', '01', 'USD', 'other', 'none', 'manual', 1, '1.0.0', ?, ?, 'test', ?, ?)",
         (fitid, TS, entity, HASH, TS, "0" * 64, row_hash),
     )
     return int(cursor.lastrowid or 0)
 
 
-def insert_leg(conn: sqlite3.Connection, event_id: int, fitid: str, leg: int, account: str, amount: int) -> None:
+def insert_leg(
+    conn: sqlite3.Connection, event_id: int, fitid: str, leg: int, account: str, amount: int
+) -> None:
     conn.execute(
-        "INSERT INTO ledger_entries (event_id, leg_no, FITID, account_code, amount_minor, currency_code)"
+        "INSERT INTO ledger_entries (event_id, leg_no, FITID, account_code, amount_minor,"
+        " currency_code)"
         " VALUES (?, ?, ?, ?, ?, 'USD')",
         (event_id, leg, f"{fitid}:{leg}", account, amount),
     )
@@ -80,7 +86,7 @@ def test_creates_exactly_three_files_with_pragmas(books: Books, outputs: BotOutp
     ):
         with raw(outputs.ledger_db(kind)) as conn:
             assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-            assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == schema_version(kind)
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
             assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
@@ -107,10 +113,14 @@ def test_a_column_added_by_hand_makes_startup_fail(
     assert [i.code for i in verify(outputs, identity)] == ["SCHEMA_VERSION"]
 
 
-def test_a_dropped_trigger_is_reported(ledger_path: Path, outputs: BotOutputs, identity: BotIdentity) -> None:
+def test_a_dropped_trigger_is_reported(
+    ledger_path: Path, outputs: BotOutputs, identity: BotIdentity
+) -> None:
     with raw(ledger_path) as conn:
         conn.execute("DROP TRIGGER seal_check")
-    assert [(i.code, i.table) for i in verify(outputs, identity)] == [("TRIGGER_MISSING", "seal_check")]
+    assert [(i.code, i.table) for i in verify(outputs, identity)] == [
+        ("TRIGGER_MISSING", "seal_check")
+    ]
 
 
 def test_checks_reject_bad_values(ledger_path: Path) -> None:
@@ -123,9 +133,11 @@ def test_checks_reject_bad_values(ledger_path: Path) -> None:
             )
         with pytest.raises(sqlite3.IntegrityError, match="CHECK"):  # price in exponent form
             conn.execute(
-                "INSERT INTO trades (event_id, symbol, instrument, side, position_effect, action, qty_e9,"
+                "INSERT INTO trades (event_id, symbol, instrument, side, position_effect, action,"
+                " qty_e9,"
                 " price, gross_minor, commission_minor, fee_minor, status, filled_at_utc)"
-                " VALUES (1, 'X', 'equity', 'buy', 'open', 'long', 1, '1E+2', 1, 0, 0, 'filled', ?)",
+                " VALUES (1, 'X', 'equity', 'buy', 'open', 'long', 1, '1E+2', 1, 0, 0,"
+                " 'filled', ?)",
                 (TS,),
             )
         with pytest.raises(sqlite3.IntegrityError, match="CHECK"):  # currency code case
@@ -164,8 +176,8 @@ def test_seal_refuses_unbalanced_and_wrong_leg_count(ledger_path: Path) -> None:
         seal(conn, event_id, fitid, 3)
         with pytest.raises(sqlite3.IntegrityError, match="LEDGER_SEALED"):
             insert_leg(conn, event_id, fitid, 4, "1030", 5)
+        other = insert_event(conn, "e" * 64, row_hash="b" * 64)
         with pytest.raises(sqlite3.IntegrityError, match="ACCOUNT_NOT_POSTABLE"):
-            other = insert_event(conn, "e" * 64, row_hash="b" * 64)
             insert_leg(conn, other, "e" * 64, 1, "1000", 5)
         conn.execute("ROLLBACK")
 
@@ -206,7 +218,9 @@ def test_over_close_is_refused(books: Books, ledger_path: Path) -> None:
     with books.session("fills"):
         books.post(fill("F1", "XYZ", "buy", "2", "10.00", when=at(1)))
         sell = books.post(fill("F2", "XYZ", "sell", "1", "10.00", when=at(2)))
-    event_id = books.ledger.execute("SELECT id FROM journal_events WHERE FITID=?", (sell.fitids[0],)).fetchone()[0]
+    event_id = books.ledger.execute(
+        "SELECT id FROM journal_events WHERE FITID=?", (sell.fitids[0],)
+    ).fetchone()[0]
     with raw(ledger_path) as conn, pytest.raises(sqlite3.IntegrityError, match="LOT_OVERCLOSE"):
         conn.execute(
             "INSERT INTO lot_closures (lot_id, close_event_id, qty_e9, basis_minor, proceeds_minor,"
@@ -216,17 +230,40 @@ def test_over_close_is_refused(books: Books, ledger_path: Path) -> None:
 
 
 APPEND_ONLY = {
-    "ledger": ("journal_events", "ledger_entries", "entry_seals", "trades", "lots", "lot_closures",
-               "lot_adjustments", "raw_broker_records", "reconciliation_log", "audit_trail",
-               "unmapped_queue", "unmapped_resolutions", "ledger_meta", "ledger_status_log", "exports",
-               "coa_versions", "currencies"),
+    "ledger": (
+        "journal_events",
+        "ledger_entries",
+        "entry_seals",
+        "trades",
+        "lots",
+        "lot_closures",
+        "lot_adjustments",
+        "raw_broker_records",
+        "reconciliation_log",
+        "audit_trail",
+        "unmapped_queue",
+        "unmapped_resolutions",
+        "ledger_meta",
+        "ledger_status_log",
+        "exports",
+        "coa_versions",
+        "currencies",
+    ),
     "coa": ("coa_versions", "coa_audit_log", "mapping_versions", "mapping_rules", "currencies"),
-    "float": ("float_meta", "currencies", "audit_trail", "float_policy_versions",
-              "float_session_snapshots", "float_events"),
+    "float": (
+        "float_meta",
+        "currencies",
+        "audit_trail",
+        "float_policy_versions",
+        "float_session_snapshots",
+        "float_events",
+    ),
 }
 
 
-def test_update_and_delete_of_posted_rows_fail(books: Books, outputs: BotOutputs, clock: FakeClock) -> None:
+def test_update_and_delete_of_posted_rows_fail(
+    books: Books, outputs: BotOutputs, clock: FakeClock
+) -> None:
     from datetime import date
 
     from tbot_bot.accounting import session_numbers
@@ -237,18 +274,29 @@ def test_update_and_delete_of_posted_rows_fail(books: Books, outputs: BotOutputs
         sell = books.post(fill("F2", "XYZ", "sell", "1", "12.00", when=at(2)))
         books.reverse(sell.fitids[0], reason="test", actor="admin")
         queued = books.post(activity("A1", ActivityKind.OTHER, "1.00", raw_type="MYSTERY"))
-        resolve_queue_entry(books, int(queued.queue_id or 0), resolution="ignored", actor="a", reason="r")
+        resolve_queue_entry(
+            books, int(queued.queue_id or 0), resolution="ignored", actor="a", reason="r"
+        )
         books.post(fill("F3", "XYZ", "sell", "5", "12.00", when=at(3)))  # insufficient -> recon row
         numbers = session_numbers(100000, 0, allocation_bp=200, daily_loss_limit_bp=500)
-        books.float_ledger.record_snapshot(date(2025, 7, 15), "open", taken_at_utc=TS,
-                                           account_value_minor=100000, cash_minor=100000,
-                                           reserved_minor=0, float_minor=numbers.float_minor,
-                                           session_cap_minor=numbers.session_cap_minor,
-                                           daily_loss_limit_minor=numbers.daily_loss_limit_minor)
+        books.float_ledger.record_snapshot(
+            date(2025, 7, 15),
+            "open",
+            taken_at_utc=TS,
+            account_value_minor=100000,
+            cash_minor=100000,
+            reserved_minor=0,
+            float_minor=numbers.float_minor,
+            session_cap_minor=numbers.session_cap_minor,
+            daily_loss_limit_minor=numbers.daily_loss_limit_minor,
+        )
         books.ledger.execute("BEGIN")
         books.ledger.execute(
-            "INSERT INTO exports (kind, period_start, period_end, path, sha256, chain_head, created_at_utc)"
-            " VALUES ('MANIFEST', ?, ?, 'x', ?, 'h', ?)", (TS, TS, HASH, TS))
+            "INSERT INTO exports (kind, period_start, period_end, path, sha256, chain_head,"
+            " created_at_utc)"
+            " VALUES ('MANIFEST', ?, ?, 'x', ?, 'h', ?)",
+            (TS, TS, HASH, TS),
+        )
         books.ledger.execute("COMMIT")
     del clock
     for kind, tables in APPEND_ONLY.items():
