@@ -29,6 +29,7 @@ from tbot_bot.reporting.daily_summary import build_summary, percentiles, write_s
 from tbot_bot.reporting.trade_history import TradeHistory
 from tbot_bot.runtime.control_flags import pending_flags
 from tbot_bot.strategy.base import Strategy
+from tbot_bot.trading.broker_reconcile import reconcile
 from tbot_bot.trading.fills import FillRouter, restore_positions, write_trade_record
 from tbot_bot.trading.kill_switch import KillSwitch
 from tbot_bot.trading.ledger_poster import LedgerPoster
@@ -142,9 +143,7 @@ class DayRunner:
 
     def _startup(self, ctx: DayContext) -> None:
         """Reconcile the journal with the broker and pick up a persisted HALTED state."""
-        resolved, still = ctx.orders.recover()
-        if resolved or still:
-            logger.info("startup recovery: resolved %s, still unresolved %s", resolved, still)
+        self._reconcile_orders(ctx, "startup")
         restore_positions(ctx)  # a restart keeps managing what the lost process opened
         halt = ctx.state.open_halt()
         if halt is not None:
@@ -221,6 +220,7 @@ class DayRunner:
         finally:
             if self.ledger is not None:
                 self.ledger.end_phase()
+        self._reconcile_orders(ctx, phase.name)
         self._reconcile(ctx, phase.name)
         if ctx.halted:
             ctx.set_bot_state("shutdown_triggered", "HALTED")
@@ -229,6 +229,28 @@ class DayRunner:
         else:
             ctx.set_bot_state("running", f"{phase.name} done")
         return self._finish(ctx, phase, outcome.status, outcome.reason)
+
+    def _reconcile_orders(self, ctx: DayContext, trigger: str) -> None:
+        """Journal vs broker (orders, fills, positions, cash). If it cannot complete, trading is
+        blocked with the reason until a later reconciliation completes (trading spec §7.1)."""
+        report = reconcile(ctx.orders, self.clock.now_utc())
+        ctx.reconciliation_blocked = report.blocked_reason
+        for problem in report.problems:
+            ctx.counters.unresolved_orders += 1
+            ctx.logs.unresolved(
+                {
+                    "ts_utc": iso_utc(report.ts_utc),
+                    "strategy": trigger,
+                    "broker": self.broker.name,
+                    "error_type": "recon_orders",
+                    "error_code": None,
+                    "exception_repr": None,
+                    "context": {"problem": problem},
+                    "client_order_id": None,
+                }
+            )
+        if report.blocked_reason:
+            ctx.notify("critical", "reconciliation_blocked", report.blocked_reason)
 
     def _reconcile(self, ctx: DayContext, trigger: str) -> None:
         """Broker sync after each phase; mismatches reach unresolved_orders.log."""
@@ -256,30 +278,36 @@ class DayRunner:
             )
 
     def _run_gate(self, ctx: DayContext, phase: PhasePlan) -> str | None:
+        """The run gate of trading spec §2.0: the first reason a phase may not run, or None."""
+        self._read_flags(ctx)
         s = self.settings
-        if self.read_flags:  # flags persist until Start, so they also block later days (§8.1)
-            flags = pending_flags(self.paths)
-            if flags.get("kill") is not None:
-                self._halt(ctx, "kill_flag")
-            if flags.get("stop") is not None:
-                ctx.stopped = True
-        if phase.name not in s.STRATEGY_SEQUENCE:
-            return "not_in_strategy_sequence"
-        if not s.strategy_enabled(phase.name):
-            return "disabled"
-        if s.STRATEGY_OVERRIDE and phase.name != s.STRATEGY_OVERRIDE:
-            return "strategy_override"
-        if s.DISABLE_ALL_TRADES:
-            return "trades_disabled"
-        if ctx.halted:
-            return "halted"
-        if ctx.stopped:
-            return "stopped"
-        if ctx.ledger_locked:
-            return "ledger_locked"
-        if not ctx.universe:
-            return "universe_empty"
-        return None
+        checks = (
+            (phase.name not in s.STRATEGY_SEQUENCE, "not_in_strategy_sequence"),
+            (not s.strategy_enabled(phase.name), "disabled"),
+            (bool(s.STRATEGY_OVERRIDE) and phase.name != s.STRATEGY_OVERRIDE, "strategy_override"),
+            (bool(s.DISABLE_ALL_TRADES), "trades_disabled"),
+            (ctx.halted, "halted"),
+            (ctx.stopped, "stopped"),
+            (ctx.ledger_locked, "ledger_locked"),
+        )
+        for failed, reason in checks:
+            if failed:
+                return reason
+        if ctx.reconciliation_blocked:
+            self._reconcile_orders(ctx, phase.name)  # blocked until one completes
+            if ctx.reconciliation_blocked:
+                return "reconciliation_blocked"
+        return None if ctx.universe else "universe_empty"
+
+    def _read_flags(self, ctx: DayContext) -> None:
+        """Flags persist until Start, so they also block later phases and days (§8.1)."""
+        if not self.read_flags:
+            return
+        flags = pending_flags(self.paths)
+        if flags.get("kill") is not None:
+            self._halt(ctx, "kill_flag")
+        if flags.get("stop") is not None:
+            ctx.stopped = True
 
     def _run_other(self, ctx: DayContext, phase: PhasePlan) -> tuple[str, str | None]:
         if phase.name == "universe" and self.universe_hook is not None:

@@ -123,6 +123,7 @@ class DayContext:
     broker_suspended: bool = False
     data_suspended: bool = False
     ledger_locked: bool = False
+    reconciliation_blocked: str | None = None
     trade_ledger_fitids: dict[str, list[str]] = field(default_factory=dict)
 
     @property

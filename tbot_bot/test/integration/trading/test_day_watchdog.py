@@ -68,3 +68,14 @@ def test_two_failures_change_nothing(tbot_home: Path) -> None:
     assert sorted(set(silenced)) == sorted(silent)  # the feed really was silent twice
     assert result.phases["open"] == ("done", None)
     assert day.summary()["risk_triggers"]["watchdog_suspensions"] == 0
+
+
+def test_unreachable_broker_at_start_blocks_trading_until_reconciled(tbot_home: Path) -> None:
+    """§7.1 / issue 3: if reconciliation cannot complete, trading is blocked with the reason."""
+    day = crafted_day(tbot_home, _market(), STRATEGY_OVERRIDE="open")
+    day.setup.broker.faults.disconnect()
+    result = day.run()
+    assert result.phases["open"] == ("skipped", "reconciliation_blocked")
+    assert day.orders() == []
+    day.setup.broker.faults.reconnect()
+    assert day.setup.broker.get_positions() == []
