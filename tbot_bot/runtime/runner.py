@@ -34,6 +34,8 @@ from tbot_bot.runtime.bot_state_manager import BotStateManager
 from tbot_bot.runtime.control_flags import clear_flag, pending_flags
 from tbot_bot.runtime.provisioning import RuntimeConfig, load_runtime_config
 from tbot_bot.runtime.sim_day import make_strategy
+from tbot_bot.screeners.build import UniverseBuilder
+from tbot_bot.screeners.factory import build_providers
 from tbot_bot.screeners.store import load_universe
 from tbot_bot.trading.day_runner import DayRunner
 from tbot_bot.trading.kill_switch import KillSwitch
@@ -128,7 +130,10 @@ def launch_checks(config: RuntimeConfig, broker: Broker) -> list[dict[str, Any]]
 
 
 class Runner:
-    def __init__(self, paths: RuntimePaths, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, paths: RuntimePaths, *, clock: Clock | None = None, max_days: int | None = None
+    ) -> None:
+        self.max_days = max_days  # trading days to run before returning (tests); None = forever
         self.paths = paths
         self.states = BotStateManager(paths)
         self.status = RunnerStatus()
@@ -160,6 +165,8 @@ class Runner:
                 return self._run_locked()
             finally:
                 self._stop_heartbeat.set()
+                heartbeat.join(timeout=HEARTBEAT_S)
+                self._write_heartbeat()  # the last word: main sees the final fields
 
     def _run_locked(self) -> int:
         try:
@@ -193,6 +200,7 @@ class Runner:
 
     # -- days ---------------------------------------------------------------------------------
     def _days(self, config: RuntimeConfig, broker: Broker) -> int:
+        traded = 0
         while True:
             now = self.clock.now_utc()
             if self._held_back(config):
@@ -204,6 +212,10 @@ class Runner:
             status_files.write_json(self.paths, "schedule.json", schedule_json(plan, now))
             if plan.is_trading_day and plan.session_close_utc and now < plan.session_close_utc:
                 self._trade_day(config, broker, calendar, plan)
+                traded += 1
+                if self.max_days is not None and traded >= self.max_days:
+                    self.set_state("idle", "day done")
+                    return 0
             self.set_state("idle", "no phase left today")
             tomorrow = exchange_time_to_utc(day + timedelta(days=1), DAY_ROLL)
             self._wait_until(tomorrow)
@@ -273,7 +285,8 @@ class Runner:
                 ),
                 watchdog=Watchdog.from_settings(settings),
                 on_tick=self._on_tick(broker, lambda: day),
-                phase_hook=self._phase_hook(plan),
+                phase_hook=self._phase_hook(plan, broker),
+                universe_hook=lambda now: self._build_universe(settings, calendar),
                 previous_close_utc=calendar.session_bounds(
                     calendar.previous_session(plan.trading_date)
                 )[1],
@@ -282,7 +295,43 @@ class Runner:
         finally:
             books.close()
 
-    def _phase_hook(self, plan: Any) -> Callable[[str, str, str | None, datetime], None]:
+    def _build_universe(self, settings: Any, calendar: TradingCalendar) -> None:
+        """The nightly universe build after the close (trading spec §10), same code as the CLI."""
+        providers = build_providers(self.paths, settings, now_utc=self.clock.now_utc)
+        try:
+            result = UniverseBuilder(
+                self.paths,
+                settings,
+                calendar,
+                self.clock,
+                providers.universe,
+                unavailable=providers.unavailable,
+            ).build()
+        finally:
+            providers.close()
+        logger.info("universe build: %s %s", result.status, result.reason)
+
+    def _write_positions(self, broker: Broker, now: datetime) -> None:
+        """`positions.json` (web_runtime §8.4): every 60 s in market hours and after each phase."""
+        positions = [
+            {
+                "symbol": p.symbol,
+                "side": "long" if p.qty > 0 else "short",
+                "qty": str(abs(p.qty)),
+                "avg_entry_price": str(p.avg_entry_price),
+                "market_price": str(p.market_price),
+                "market_value": str(p.market_value),
+            }
+            for p in broker.get_positions()
+        ]
+        status_files.write_json(
+            self.paths, "positions.json", {"as_of_utc": iso_utc(now), "positions": positions}
+        )
+        self.status.update(positions_count=len(positions))
+
+    def _phase_hook(
+        self, plan: Any, broker: Broker
+    ) -> Callable[[str, str, str | None, datetime], None]:
         """Keep schedule.json and the runner's phase fields current on every phase change."""
         document = schedule_json(plan, self.clock.now_utc())
 
@@ -291,6 +340,8 @@ class Runner:
             entry.update({"status": status, "reason": reason})
             entry["started_utc" if status == "running" else "ended_utc"] = iso_utc(now)
             status_files.write_json(self.paths, "schedule.json", document)
+            if status != "running":
+                self._write_positions(broker, now)
             upcoming = [p for p in plan.phases if p.start_utc > now and p.status == "pending"]
             self.status.update(
                 active_strategy=phase if status == "running" else None,
@@ -317,23 +368,7 @@ class Runner:
             )
             if now.timestamp() - last["positions"] >= 60:
                 last["positions"] = now.timestamp()
-                positions = [
-                    {
-                        "symbol": p.symbol,
-                        "side": "long" if p.qty > 0 else "short",
-                        "qty": str(abs(p.qty)),
-                        "avg_entry_price": str(p.avg_entry_price),
-                        "market_price": str(p.market_price),
-                        "market_value": str(p.market_value),
-                    }
-                    for p in broker.get_positions()
-                ]
-                status_files.write_json(
-                    self.paths,
-                    "positions.json",
-                    {"as_of_utc": iso_utc(now), "positions": positions},
-                )
-                self.status.update(positions_count=len(positions))
+                self._write_positions(broker, now)
 
         return hook
 
@@ -349,10 +384,13 @@ class Runner:
 
     def _heartbeat(self) -> None:
         while not self._stop_heartbeat.is_set():
-            status_files.write_component(
-                self.paths, "runner", SystemClock().now_utc(), self.status.snapshot()
-            )
+            self._write_heartbeat()
             self._stop_heartbeat.wait(HEARTBEAT_S)
+
+    def _write_heartbeat(self) -> None:
+        status_files.write_component(
+            self.paths, "runner", SystemClock().now_utc(), self.status.snapshot()
+        )
 
 
 def run_runner(paths: RuntimePaths) -> int:

@@ -1,0 +1,74 @@
+"""The production runner (`tbot runner`) on the SIM broker under a FakeClock: launch checks,
+HALTED and Stop honoured before trading, one full day through the same DayRunner, status files."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from tbot_bot.clock import FakeClock
+from tbot_bot.config.path_resolver import RuntimePaths, data_set_dir
+from tbot_bot.market.calendar import TradingCalendar
+from tbot_bot.runtime.bot_state_manager import BotStateManager
+from tbot_bot.runtime.cli_demo import DEMO_IDENTITY, provision_demo
+from tbot_bot.runtime.control_flags import request_stop
+from tbot_bot.runtime.provisioning import load_runtime_config
+from tbot_bot.runtime.runner import Runner
+
+pytestmark = pytest.mark.data
+DEMO = data_set_dir("synthetic/demo")
+EVENING_BEFORE = datetime(2022, 6, 14, 22, 0, tzinfo=UTC)  # 18:00 ET, the universe rebuild
+
+
+def _setup_complete(paths: RuntimePaths) -> None:
+    provision_demo(paths)
+    states = BotStateManager(paths)
+    for state in ("initializing", "provisioning", "bootstrapping", "registration", "started"):
+        states.set_state(state, "test setup", "test")
+
+
+@pytest.mark.skipif(not (DEMO / "manifest.json").is_file(), reason="run `make data` first")
+def test_runner_trades_a_day_and_writes_status(tbot_home: Path) -> None:
+    paths = RuntimePaths.for_home(tbot_home)
+    _setup_complete(paths)
+    clock = FakeClock(EVENING_BEFORE)
+    runner = Runner(paths, clock=clock, max_days=1)
+    settings = load_runtime_config(paths).settings
+    calendar = TradingCalendar(date(2022, 6, 1), date(2022, 6, 30))
+    runner._build_universe(settings, calendar)  # the nightly build the day runner schedules
+    assert runner.run() == 0
+    outputs = paths.bot_outputs(DEMO_IDENTITY.string)
+    trades = json.loads(outputs.trade_history("json").read_text())["records"]
+    assert trades
+    assert {t["status"] for t in trades} == {"closed"}
+    schedule = json.loads(paths.status_file("schedule.json").read_text())
+    assert schedule["trading_date"] == "2022-06-15"
+    assert {schedule["phases"][p]["status"] for p in ("open", "mid", "close")} == {"done"}
+    runner_status = json.loads(paths.status_file("runner.json").read_text())
+    assert runner_status["account"]["equity"] is not None
+    assert json.loads(paths.status_file("positions.json").read_text())["positions"] == []
+    assert BotStateManager(paths).get_state() == "idle"
+
+
+@pytest.mark.skipif(not (DEMO / "manifest.json").is_file(), reason="run `make data` first")
+def test_runner_holds_while_stopped(tbot_home: Path) -> None:
+    paths = RuntimePaths.for_home(tbot_home)
+    _setup_complete(paths)
+    request_stop(paths, "test", "hold")
+    runner = Runner(paths, clock=FakeClock(EVENING_BEFORE))
+    settings = load_runtime_config(paths).settings
+    assert runner._held_back(load_runtime_config(paths)) is True
+    assert BotStateManager(paths).get_state() == "stopped"
+    assert settings.BROKER_NAME == "SIM"
+
+
+def test_launch_is_blocked_without_configuration(tbot_home: Path) -> None:
+    paths = RuntimePaths.for_home(tbot_home)
+    states = BotStateManager(paths)
+    for state in ("initializing", "provisioning", "bootstrapping", "registration", "started"):
+        states.set_state(state, "test setup", "test")
+    assert Runner(paths, clock=FakeClock(EVENING_BEFORE)).run() == 2
+    assert states.get_state() == "error"
