@@ -26,15 +26,29 @@ def typical_price(bar: Bar) -> Decimal:
     return bar.vwap if bar.vwap is not None else (bar.high + bar.low + bar.close) / THREE
 
 
-def session_vwap(bars: Sequence[Bar]) -> Decimal | None:
-    """Sum(tp * v) / Sum(v) over the session's bars; None without volume (never the price)."""
+def bar_summary(bars: Sequence[Bar]) -> tuple[Decimal, Decimal, Decimal | None, int]:
+    """High, low, VWAP (None without volume) and volume of non-empty `bars`, in one pass.
+
+    Pool formation summarises every universe symbol with it each phase, so it avoids the per-bar
+    method calls of a full tape.
+    """
+    high, low = bars[0].high, bars[0].low
     volume = 0
     weighted = ZERO
     for bar in bars:
+        if bar.high > high:
+            high = bar.high
+        if bar.low < low:
+            low = bar.low
         if bar.volume > 0:
             weighted += typical_price(bar) * bar.volume
             volume += bar.volume
-    return weighted / volume if volume else None
+    return high, low, (weighted / volume if volume else None), volume
+
+
+def session_vwap(bars: Sequence[Bar]) -> Decimal | None:
+    """Sum(tp * v) / Sum(v) over the session's bars; None without volume (never the price)."""
+    return bar_summary(bars)[2] if bars else None
 
 
 def high_low(bars: Sequence[Bar]) -> tuple[Decimal, Decimal] | None:

@@ -17,6 +17,7 @@ from typing import Any
 from tbot_bot.market.bars import Bar, Quote
 from tbot_bot.money import to_decimal
 from tbot_bot.strategy.base import SymbolTape
+from tbot_bot.strategy.indicators import bar_summary
 
 
 @dataclass
@@ -62,19 +63,19 @@ class MarketSnapshot:
     universe_record: dict[str, Any]
 
 
-def snapshot_fields(snap: MarketSnapshot, tape: SymbolTape) -> dict[str, Any]:
+def snapshot_fields(snap: MarketSnapshot) -> dict[str, Any]:
     """Fields of the screener's SymbolSnapshot, built from bars, quote and the universe record."""
     last = snap.bars[-1]
-    extremes = tape.high_low()
+    high, low, vwap, volume = bar_summary(snap.bars)
     rec = snap.universe_record
     return {
         "symbol": snap.symbol,
         "price": snap.quote.last if snap.quote else last.close,
         "open": snap.bars[0].open,
-        "high": extremes[0] if extremes else last.high,
-        "low": extremes[1] if extremes else last.low,
-        "vwap": tape.vwap(),
-        "volume": sum(b.volume for b in snap.bars),
+        "high": high,
+        "low": low,
+        "vwap": vwap,
+        "volume": volume,
         "avg_volume": _opt_int(rec.get("avgVolume")),
         "prev_close": _opt_decimal(rec.get("lastClose")),
         "bid": snap.quote.bid if snap.quote else None,

@@ -326,19 +326,18 @@ class SessionRunner:
             if series and series[0].ts_utc < ctx.session_open_utc
         }
         quotes = ctx.broker.get_latest_quotes(symbols) if symbols else {}
-        tapes = build_tapes(bars, ctx.session_open_utc)
         snapshots = []
         for s in symbols:
             if not bars.get(s):
                 continue
-            snapshot = snapshot_fields(
-                MarketSnapshot(s, bars[s], quotes.get(s), records[s]), tapes[s]
-            )
+            snapshot = snapshot_fields(MarketSnapshot(s, bars[s], quotes.get(s), records[s]))
             if s in previous:
                 snapshot["prev_close"] = previous[s]
             snapshots.append(snapshot)
         size = int(self.settings.MAX_TRADES) * int(self.settings.CANDIDATE_MULTIPLIER)
         ranked = self.ranker(self.name, snapshots, pool_size=size, settings=self.settings)
+        pool_bars = {c.symbol: bars[c.symbol] for c in ranked if c.symbol in bars}
+        tapes = build_tapes(pool_bars, ctx.session_open_utc)  # full tapes for the pool only
         self.pool = members_from_ranking(ranked, tapes, records)
         self.tapes = {m.symbol: tapes[m.symbol] for m in self.pool if m.symbol in tapes}
         for symbol, tape in self.tapes.items():
