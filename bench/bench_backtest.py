@@ -31,6 +31,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from benchlib import git_commit, save_results
+
 from tbot_bot.backtest.config import BacktestRequest, config_bytes, make_run_id
 from tbot_bot.backtest.engine import execute, prepare
 from tbot_bot.backtest.executors import LocalProcessExecutor
@@ -185,20 +187,6 @@ def profile_case(name: str, sessions: int | None, top: int) -> dict[str, Any]:
     }
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH, fixed args
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
-
-
 def compare(previous: dict[str, Any], current: dict[str, Any]) -> None:
     for name, values in current.get("cases", {}).items():
         for key in ("symbol_bars_per_s", "symbol_bars_per_cpu_s", "peak_rss_mb"):
@@ -247,11 +235,7 @@ def main() -> None:
         rate = values["symbol_bars_per_s"]
         verdict = "meets" if rate >= TARGET else "BELOW"
         print(f"{name}: {rate:,} symbol-bars/s end to end ({verdict} {TARGET:,}/s)")
-    if RESULTS.is_file():
-        print("change against the previous run:")
-        compare(json.loads(RESULTS.read_text(encoding="utf-8")), results)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save_results("backtest", results, compare)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from tbot_bot.accounting import open_books
+from benchlib import git_commit, save_results
+
 from tbot_bot.config.identity import NetworkConfig
 from tbot_bot.config.key_rotation import recover_interrupted_rotation
 from tbot_bot.config.path_resolver import CHECKOUT_ROOT, RuntimePaths, data_set_dir
@@ -57,16 +58,14 @@ from tbot_bot.runtime.provisioning import (
     verify_provisioned,
 )
 from tbot_bot.runtime.sim_day import (
-    SimDaySetup,
+    book_opening_deposit,
     build_universe,
     full_sessions,
     make_setup,
     run_day,
 )
 from tbot_bot.trading.day_runner import DayResult
-from tbot_bot.trading.ledger_poster import LedgerPoster
 
-RESULTS = Path(__file__).resolve().parent / "results" / "day_replay.json"
 SET_NAME = "bench500"
 BARS_PER_SESSION = 390
 TARGET_SYMBOL_BARS_PER_S = 100_000
@@ -117,22 +116,6 @@ def load_everything(data: ReplayDataSet) -> int:
     data.vix()
     data.reference()
     return bars
-
-
-def book_opening_deposit(setup: SimDaySetup) -> None:
-    """As `demo_day` does before `run_day`: book the SIM's opening deposit in the ledger."""
-    books = open_books(
-        setup.outputs,
-        setup.identity,
-        actor="runner",
-        paths=setup.paths,
-        clock=setup.clock,
-        shorting_enabled=True,
-    )
-    try:
-        LedgerPoster(books, setup.broker, setup.identity.broker_code, "SIM").post_opening_deposits()
-    finally:
-        books.close()
 
 
 Wrapper = Callable[[Callable[[], Any]], Any]
@@ -297,20 +280,6 @@ def short_path(filename: str) -> str:
     return filename
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],  # noqa: S607 - git from PATH, fixed args
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=CHECKOUT_ROOT,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
-
-
 def tree_dirty() -> bool | None:
     """Whether the checkout has uncommitted changes in the code the bench runs."""
     try:
@@ -395,11 +364,7 @@ def main() -> None:
         f"{timed['symbol_bars_per_s']:,.0f}/s ({verdict} >= {TARGET_SYMBOL_BARS_PER_S:,}/s); "
         f"data load {best['data_load_s']} s (best of {timed['repeats']})"
     )
-    if RESULTS.is_file():
-        print("change against the previous run:")
-        compare(json.loads(RESULTS.read_text(encoding="utf-8")), results)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save_results("day_replay", results, compare)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from benchlib import git_commit, save_results
+
 from tbot_bot.accounting import Books, normalize_activity, normalize_fill, open_books, verify
 from tbot_bot.accounting.models import NormalizedRecord
 from tbot_bot.broker.models import ActivityKind, ActivityReport, FillReport, OrderSide
@@ -30,7 +31,6 @@ from tbot_bot.clock import FakeClock
 from tbot_bot.config.identity import BotIdentity
 from tbot_bot.config.path_resolver import RuntimePaths
 
-RESULTS = Path(__file__).resolve().parent / "results" / "ledger.json"
 T0 = datetime(2025, 7, 15, 13, 30, tzinfo=UTC)
 IDENTITY = BotIdentity.from_codes("BENCH", "USA", "SIM", "01")
 SYMBOLS = tuple(f"S{i:02d}" for i in range(10))
@@ -138,20 +138,6 @@ def bench_verify(splits: int, batch: int) -> dict[str, float]:
     }
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH, fixed args
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
-
-
 def compare(previous: dict[str, Any], current: dict[str, Any]) -> None:
     for section in ("posting", "verify"):
         for key, value in current[section].items():
@@ -191,11 +177,7 @@ def main() -> None:
         f"verify over {check['splits']:,} splits: {check['verify_s']} s "
         f"({verdict} {TARGET_VERIFY_S} s)"
     )
-    if RESULTS.is_file():
-        print("change against the previous run:")
-        compare(json.loads(RESULTS.read_text(encoding="utf-8")), results)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save_results("ledger", results, compare)
 
 
 if __name__ == "__main__":

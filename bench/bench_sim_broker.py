@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from benchlib import git_commit, save_results
 
 from tbot_bot.broker.models import FillReport, OrderRequest, OrderSide, OrderType
 from tbot_bot.broker.sim.broker import SimBroker
@@ -32,7 +33,6 @@ from tbot_bot.trading import state_db
 from tbot_bot.trading.order_journal import OrderJournal
 from tbot_bot.trading.order_manager import OrderManager
 
-RESULTS = Path(__file__).resolve().parent / "results" / "sim_broker.json"
 START = datetime(2025, 7, 15, 13, 30, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 STEP = timedelta(seconds=1)  # submit 1 s into a bar; the fill is due 0.5 s into the next one
@@ -114,20 +114,6 @@ def bench_journal(count: int) -> dict[str, float]:
     }
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH, fixed args
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
-
-
 def compare(previous: dict[str, Any], current: dict[str, Any]) -> None:
     for section in ("sim", "journal"):
         for key, value in current[section].items():
@@ -154,11 +140,7 @@ def main() -> None:
     print(json.dumps(results, indent=2))
     rate = results["sim"]["round_trips_per_s"]
     print(f"SIM round trips: {rate:,.0f}/s ({'meets' if rate >= 20_000 else 'BELOW'} 20,000/s)")
-    if RESULTS.is_file():
-        print("change against the previous run:")
-        compare(json.loads(RESULTS.read_text(encoding="utf-8")), results)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save_results("sim_broker", results, compare)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,6 +26,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from benchlib import git_commit, save_results
 
 from tbot_bot.clock import FakeClock
 from tbot_bot.config.path_resolver import RuntimePaths, data_root
@@ -38,7 +39,6 @@ from tbot_bot.screeners.providers.local_file import LocalFileProvider
 from tbot_bot.screeners.ranking import SymbolSnapshot, rank_candidates
 from tbot_bot.screeners.records import UniverseRecord
 
-RESULTS = Path(__file__).resolve().parent / "results" / "universe.json"
 AFTER_CLOSE = datetime(2025, 7, 15, 22, 0, tzinfo=UTC)
 TARGET_MS = 50.0
 EXCHANGES = ("NYSE", "NASDAQ", "NYSE_ARCA", "OTC")
@@ -163,20 +163,6 @@ def bench_build(csv_path: Path, label: str) -> dict[str, Any]:
     }
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH, fixed args
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
-
-
 def compare(previous: dict[str, Any], current: dict[str, Any]) -> None:
     for key, value in current["filter_rank"].items():
         old = previous.get("filter_rank", {}).get(key)
@@ -219,11 +205,7 @@ def main() -> None:
     total = results["filter_rank"]["filter_plus_rank_ms"]
     verdict = "meets" if total < TARGET_MS else "MISSES"
     print(f"filter + rank of {args.symbols:,} symbols: {total} ms ({verdict} < {TARGET_MS} ms)")
-    if RESULTS.is_file():
-        print("change against the previous run:")
-        compare(json.loads(RESULTS.read_text(encoding="utf-8")), results)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save_results("universe", results, compare)
 
 
 if __name__ == "__main__":

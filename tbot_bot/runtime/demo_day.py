@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tbot_bot.accounting import open_books
 from tbot_bot.config.path_resolver import RuntimePaths, data_set_dir
 from tbot_bot.errors import DataError
 from tbot_bot.market.calendar import TradingCalendar
@@ -25,14 +24,13 @@ from tbot_bot.market.replay_data import load_data_set
 from tbot_bot.reporting.charts import equity_chart
 from tbot_bot.runtime.provisioning import load_runtime_config
 from tbot_bot.runtime.sim_day import (
-    SimDaySetup,
+    book_opening_deposit,
     build_universe,
     full_sessions,
     make_setup,
     run_day,
 )
 from tbot_bot.trading.day_runner import DayResult
-from tbot_bot.trading.ledger_poster import LedgerPoster
 
 
 @dataclass
@@ -82,7 +80,7 @@ def run_demo(paths: RuntimePaths, console: Console | None = None) -> DemoResult:
                 clock=now.strftime("%H:%M"),
             )
 
-        _book_opening_deposit(setup)
+        book_opening_deposit(setup)
         result = run_day(setup, day, universe, on_tick=on_tick)
         progress.update(task, completed=total_s, clock=close_utc.strftime("%H:%M"))
     chart = equity_chart(
@@ -98,22 +96,6 @@ def run_demo(paths: RuntimePaths, console: Console | None = None) -> DemoResult:
     }
     listing["intraday_equity_chart"] = chart
     return DemoResult(day.isoformat(), bool(data.synthetic), result, equity, chart, listing)
-
-
-def _book_opening_deposit(setup: SimDaySetup) -> None:
-    """Book the SIM account's opening deposit so the ledger's cash matches the broker."""
-    books = open_books(
-        setup.outputs,
-        setup.identity,
-        actor="runner",
-        paths=setup.paths,
-        clock=setup.clock,
-        shorting_enabled=True,
-    )
-    try:
-        LedgerPoster(books, setup.broker, setup.identity.broker_code, "SIM").post_opening_deposits()
-    finally:
-        books.close()
 
 
 def print_demo(console: Console, demo: DemoResult) -> None:

@@ -173,7 +173,7 @@ def build_universe(setup: SimDaySetup) -> list[dict[str, Any]]:
 def book_opening_deposit(setup: SimDaySetup) -> None:
     """Book the SIM account's opening deposit so the ledger's cash matches the broker.
 
-    The backtester calls this once before its first day (the demo keeps its own copy).
+    The demo and the backtester call this once before their first day.
     """
     books = open_books(
         setup.outputs,
