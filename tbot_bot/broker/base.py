@@ -21,6 +21,7 @@
 | `is_tradable(symbol)` / `is_shortable(symbol)` | optional | default: True / capability flag |
 | `get_vix()` | optional | latest VIX value or None (CLOSE strategy gate) |
 | `get_average_volume(symbol)` | optional | 20-session average volume or None (gate check 3) |
+| `list_assets()` | optional | the broker's US-equity asset list (BROKER universe provider) |
 | `self_check()` | optional | read-only health probe for launch checks |
 
 Adapters translate every SDK or HTTP error into the `tbot_bot.errors` tree at their edge:
@@ -30,6 +31,12 @@ A submit the broker refuses because it already holds an order with that client o
 Alpaca's 422 "client_order_id must be unique" after its own retry of a 504) raises
 `DuplicateClientOrderIdError`: the order manager then looks the order up, it never resubmits.
 No vendor exception or raw payload travels past an adapter.
+
+`list_assets` is optional: an adapter that has one sets `has_asset_list = True` and overrides it.
+The default raises `AssetListUnsupportedError` rather than returning [] on purpose: an empty list
+would look like "the broker lists nothing" and publish an empty universe. The screener factory
+reads `has_asset_list` first and lists a BROKER entry on such an adapter as unavailable, with the
+adapter's name in the reason.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from typing import Any
 from tbot_bot.broker.models import (
     Account,
     ActivityReport,
+    AssetInfo,
     Capabilities,
     FillReport,
     MarketClock,
@@ -60,6 +68,10 @@ class DuplicateClientOrderIdError(BrokerError):
     it never sends the intent again."""
 
 
+class AssetListUnsupportedError(BrokerError):
+    """The adapter has no asset list (`Broker.has_asset_list` is False)."""
+
+
 ONE_SHARE = Decimal(1)
 SMALLEST_FRACTION = Decimal("0.000001")
 
@@ -75,6 +87,7 @@ class Broker(ABC):
     """One adapter instance trades one account. See the module docstring for the hook table."""
 
     name: str = "BASE"
+    has_asset_list: bool = False  # True where `list_assets` is implemented
 
     # -- lifecycle ---------------------------------------------------------------------------
     @abstractmethod
@@ -160,6 +173,10 @@ class Broker(ABC):
     def get_average_volume(self, symbol: str, sessions: int = 20) -> int | None:
         """Average daily volume over the last `sessions` completed sessions, or None."""
         return None
+
+    def list_assets(self) -> list[AssetInfo]:
+        """Active US-equity assets with their flags (the BROKER universe provider's source)."""
+        raise AssetListUnsupportedError(f"{self.name} has no asset list")
 
     def self_check(self) -> dict[str, Any]:
         """Read-only probe: the account call must answer (trading spec §8.3)."""

@@ -261,3 +261,23 @@ class Capabilities:
     options: bool
     index_data: bool = False
     extra: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetInfo:
+    """One entry of a broker's asset list (`Broker.list_assets`, the BROKER universe provider).
+
+    Flags are None when the broker does not say. `shortable` is the effective flag: a broker that
+    also reports a borrow flag (Alpaca's `easy_to_borrow`) folds it in, because the adapter's
+    `is_shortable` refuses hard-to-borrow names the same way; the raw borrow flag is kept apart.
+    """
+
+    symbol: str
+    exchange: str | None
+    asset_type: str = "common"
+    name: str | None = None
+    active: bool = True
+    tradable: bool | None = None
+    fractionable: bool | None = None
+    shortable: bool | None = None
+    easy_to_borrow: bool | None = None

@@ -286,7 +286,7 @@ class Runner:
                 watchdog=Watchdog.from_settings(settings),
                 on_tick=self._on_tick(broker, lambda: day),
                 phase_hook=self._phase_hook(plan, broker),
-                universe_hook=lambda now: self._build_universe(settings, calendar),
+                universe_hook=lambda now: self._build_universe(settings, calendar, broker),
                 previous_close_utc=calendar.session_bounds(
                     calendar.previous_session(plan.trading_date)
                 )[1],
@@ -295,9 +295,15 @@ class Runner:
         finally:
             books.close()
 
-    def _build_universe(self, settings: Any, calendar: TradingCalendar) -> None:
+    def _build_universe(
+        self, settings: Any, calendar: TradingCalendar, broker: Broker | None = None
+    ) -> None:
         """The nightly universe build after the close (trading spec §10), same code as the CLI."""
-        providers = build_providers(self.paths, settings, now_utc=self.clock.now_utc)
+        # The BROKER provider lists the account's own assets (tradable/fractionable/shortable).
+        source = broker if broker is not None and broker.has_asset_list else None
+        providers = build_providers(
+            self.paths, settings, now_utc=self.clock.now_utc, asset_source=source, broker=source
+        )
         try:
             result = UniverseBuilder(
                 self.paths,

@@ -3,8 +3,9 @@
 Credential entries of `screener_api` (sorted by `PRIORITY_NN`) give FINNHUB and BROKER providers:
 `UNIVERSE_ENABLED_NN` puts one in the build's source list, `ENRICHMENT_ENABLED_NN` lets it supply
 caps for BROKER symbols. `UNIVERSE_LOCAL_FILE` (a path under the data root) adds LOCAL_FILE last.
-A BROKER entry needs the runner's broker adapter with an asset list; without one (the CLI) it is
-listed in `unavailable` with the reason, never silently dropped.
+A BROKER entry needs the runner's broker adapter with an asset list; without one (the CLI, or an
+adapter whose `has_asset_list` is False) it is listed in `unavailable` with the reason, never
+silently dropped.
 """
 
 from __future__ import annotations
@@ -77,6 +78,14 @@ def build_providers(
             unavailable.append(
                 f"BROKER (slot {entry.slot}) needs the broker adapter's asset list, which is "
                 "only available inside the runner"
+            )
+            continue
+        # Broker adapters say whether they implement list_assets; other sources (fakes) do.
+        if not getattr(asset_source, "has_asset_list", True):
+            adapter = getattr(asset_source, "name", type(asset_source).__name__)
+            unavailable.append(
+                f"BROKER (slot {entry.slot}): the {adapter} broker adapter has no asset list; "
+                "use FINNHUB or LOCAL_FILE as the universe source"
             )
             continue
         provider = BrokerProvider(

@@ -47,6 +47,7 @@ from tbot_bot.broker.base import Broker
 from tbot_bot.broker.models import (
     Account,
     ActivityReport,
+    AssetInfo,
     Capabilities,
     FillReport,
     MarketClock,
@@ -82,6 +83,7 @@ class AlpacaBroker(Broker):
     """One Alpaca account (paper or live: only the URL differs)."""
 
     name = "ALPACA"
+    has_asset_list = True
     activity_page_size = PAGE_SIZE  # an attribute so tests can exercise paging with few rows
 
     def __init__(self, config: AlpacaConfig, clock: Clock) -> None:
@@ -348,6 +350,20 @@ class AlpacaBroker(Broker):
             asset = None
         self._assets[symbol] = (today, asset)
         return asset
+
+    def list_assets(self) -> list[AssetInfo]:
+        """Active US equities from one `GET /v2/assets` (raw JSON: an exchange value the SDK's
+        enum does not know yet must not fail the whole list). Rows that are not US equities or
+        lack a symbol are skipped."""
+        params = {"status": "active", "asset_class": "us_equity"}
+        raw = self._call("list assets", lambda: self._client().get("/assets", params))
+        rows = self._expect(raw, list, "assets")
+        parsed = [parsing.asset_from_raw(row) for row in rows if isinstance(row, dict)]
+        assets = [asset for asset in parsed if asset is not None]
+        if len(assets) != len(rows):
+            log.warning("ALPACA asset list: skipped %d unusable rows", len(rows) - len(assets))
+        log.info("ALPACA asset list: %d active US equities", len(assets))
+        return assets
 
     def supports_fractional(self, symbol: str) -> bool:
         asset = self._asset(symbol)

@@ -8,6 +8,7 @@ it could not read, so a changed wire format fails loudly instead of posting a wr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -23,6 +24,7 @@ from tbot_bot.broker.models import (
     ActivityKind,
     ActivityReport,
     AssetClass,
+    AssetInfo,
     FillReport,
     MarketClock,
     OrderReport,
@@ -39,6 +41,7 @@ from tbot_bot.market.bars import Bar, Quote
 from tbot_bot.money import ZERO, to_decimal
 
 _HUNDRED = Decimal(100)
+_WORD = re.compile(r"[A-Za-z0-9]+")
 
 # Alpaca order status -> our state. Statuses that still work the order stay open (ACCEPTED, or
 # PARTIALLY_FILLED once something filled); `replaced` ends this order (a new one carries on).
@@ -300,4 +303,52 @@ def bar_from_raw(symbol: str, raw: Mapping[str, Any]) -> Bar:
         close=dec(raw.get("c"), "c"),
         volume=volume,
         vwap=opt_dec(raw.get("vw"), "vw"),
+    )
+
+
+# -- assets ------------------------------------------------------------------------------------
+def _flag(raw: Mapping[str, Any], field: str) -> bool | None:
+    """A JSON boolean; anything else is unknown (the provider then asks the adapter)."""
+    value = raw.get(field)
+    return value if isinstance(value, bool) else None
+
+
+def asset_type(name: str | None, attributes: Any) -> str:
+    """`etf` or `common` for a `us_equity` asset (Alpaca's asset has no security type).
+
+    Rule: `etf` when an attribute reads "etf" or the name has the word ETF (e.g. "SPDR S&P 500
+    ETF Trust"), else `common`. ETFs whose name lacks the word (e.g. "Invesco QQQ Trust") stay
+    `common`; an enrichment provider or the filters' ETF handling must not rely on this alone.
+    """
+    listed = attributes if isinstance(attributes, list) else []
+    if any(str(item).strip().lower() == "etf" for item in listed):
+        return "etf"
+    words = {word.upper() for word in _WORD.findall(name or "")}
+    return "etf" if "ETF" in words else "common"
+
+
+def asset_from_raw(raw: Mapping[str, Any]) -> AssetInfo | None:
+    """One `GET /v2/assets` row; None for a row that is not a US equity or has no symbol.
+
+    `shortable` folds in `easy_to_borrow`, as `AlpacaBroker.is_shortable` does: Alpaca only
+    accepts shorts of easy-to-borrow names.
+    """
+    symbol = raw.get("symbol")
+    if not isinstance(symbol, str) or not symbol.strip() or raw.get("class") != "us_equity":
+        return None
+    name = raw.get("name") if isinstance(raw.get("name"), str) else None
+    exchange = raw.get("exchange")
+    shortable, borrow = _flag(raw, "shortable"), _flag(raw, "easy_to_borrow")
+    if shortable is True and borrow is not None:
+        shortable = borrow
+    return AssetInfo(
+        symbol=symbol.strip().upper(),
+        exchange=exchange if isinstance(exchange, str) and exchange else None,
+        asset_type=asset_type(name, raw.get("attributes")),
+        name=name or None,
+        active=raw.get("status") == "active",
+        tradable=_flag(raw, "tradable"),
+        fractionable=_flag(raw, "fractionable"),
+        shortable=shortable,
+        easy_to_borrow=borrow,
     )

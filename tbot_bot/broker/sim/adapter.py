@@ -5,7 +5,8 @@
 settings object lacks them). The market comes from `replay=` (any `MarketReplay`, e.g. a
 `ListReplay` of bars in a test) or else from the data set named by SIM_DATA_SET under the data root.
 Shortable and fractionable symbols come from the set's `reference.csv` flags unless passed as
-options (a `MarketReplay` without them: every symbol is both). SIM needs no credentials; whatever
+options (a `MarketReplay` without them: every symbol is both). The set's reference rows (or the
+`reference=` option) give `list_assets` its exchange/type/name. SIM needs no credentials; whatever
 is passed is ignored.
 """
 
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
     from tbot_bot.market.replay_data import ReplayDataSet
 
 DEFAULT_DATA_SET = "synthetic/demo"
-_OPTIONS = frozenset({"replay", "shortable", "fractionable", "enforce_unique_client_ids"})
+_OPTIONS = frozenset(
+    {"replay", "shortable", "fractionable", "enforce_unique_client_ids", "reference"}
+)
 
 
 def create(
@@ -35,7 +38,8 @@ def create(
     clock: Clock,
     **options: Any,
 ) -> SimBroker:
-    """Build the SIM broker. Options: replay, shortable, fractionable, enforce_unique_client_ids."""
+    """Build the SIM broker. Options: replay, shortable, fractionable, reference,
+    enforce_unique_client_ids."""
     del credentials  # SIM has no account to log into
     unknown = sorted(set(options) - _OPTIONS)
     if unknown:
@@ -43,9 +47,12 @@ def create(
         raise ConfigError(f"SIM broker: unknown option(s) {', '.join(unknown)}; known: {known}")
     replay: MarketReplay | None = options.get("replay")
     flags: dict[str, frozenset[str] | None] = {"shortable": None, "fractionable": None}
+    reference: list[dict[str, str]] | None = options.get("reference")
     if replay is None:
         data_set = load_data_set_for(settings)
         replay, flags = replay_from_data_set(data_set), reference_flags(data_set)
+        if reference is None:
+            reference = data_set.reference()
     starting_cash = setting_decimal(settings, "ACCOUNT_BALANCE", DEFAULT_ACCOUNT_BALANCE)
     if starting_cash < 0:
         raise ConfigError(f"ACCOUNT_BALANCE={starting_cash} must be >= 0")
@@ -59,6 +66,7 @@ def create(
         shortable=shortable,
         fractionable=fractionable,
         enforce_unique_client_ids=bool(options.get("enforce_unique_client_ids", True)),
+        reference=reference,
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,6 +28,7 @@ from tbot_bot.broker.models import (
     ActivityKind,
     ActivityReport,
     AssetClass,
+    AssetInfo,
     Capabilities,
     FillReport,
     MarketClock,
@@ -38,6 +39,7 @@ from tbot_bot.broker.models import (
     Position,
     TimeInForce,
 )
+from tbot_bot.broker.sim.assets import reference_by_symbol, sim_asset_list
 from tbot_bot.broker.sim.book import SimBook
 from tbot_bot.broker.sim.faults import SimFaults
 from tbot_bot.broker.sim.fill_model import (
@@ -73,6 +75,7 @@ class SimBroker(Broker):
     """In-process simulated broker. Thread-safe: every public call holds one lock."""
 
     name = "SIM"
+    has_asset_list = True
 
     def __init__(
         self,
@@ -84,8 +87,11 @@ class SimBroker(Broker):
         shortable: Iterable[str] | None = None,
         fractionable: Iterable[str] | None = None,
         enforce_unique_client_ids: bool = True,
+        reference: Iterable[Mapping[str, str]] | None = None,
     ) -> None:
         self._clock = clock
+        # reference.csv rows of the replay set: exchange/type/name for list_assets only.
+        self._reference = reference_by_symbol(reference)
         self._config = config or FillModelConfig()
         self._tapes = {symbol: SymbolTape(symbol, replay.bars(symbol)) for symbol in replay.symbols}
         self._sessions = sessions_of(self._tapes.values())
@@ -409,6 +415,17 @@ class SimBroker(Broker):
 
     def supports_fractional(self, symbol: str) -> bool:
         return self._fractionable is None or symbol in self._fractionable
+
+    def list_assets(self) -> list[AssetInfo]:
+        """Every replay symbol with the SIM's flags (see `sim/assets.py`)."""
+        with self._lock:
+            self.faults.before_request("list_assets")
+            return sim_asset_list(
+                self._tapes,
+                self._reference,
+                shortable=self.is_shortable,
+                fractionable=self.supports_fractional,
+            )
 
     # -- venue side (tests and the contract suite; no faults apply) --------------------------
     def venue_order_ids(self, client_order_id: str) -> list[str]:

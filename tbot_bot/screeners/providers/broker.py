@@ -1,40 +1,31 @@
 """BROKER universe provider: the broker's asset list, enriched by another provider (spec §10).
 
 Symbols and their flags (tradable, fractionable, shortable) come from an `AssetListSource`, a small
-protocol broker adapters implement when their API has an asset list (the `Broker` base class has no
-such hook). A flag the list leaves unknown is asked of the broker (`is_tradable`,
-`supports_fractional`, `is_shortable`). Caps always come from the enrichment provider (FINNHUB in
-v1); prices come from the broker's latest quote when it has one, else from the enrichment
-provider. Without an enrichment provider enrichment fails: a broker does not publish caps.
+protocol every `Broker` satisfies through its `list_assets` hook; adapters without an asset list
+set `has_asset_list = False` and the factory lists such a BROKER entry as unavailable. A flag the
+list leaves unknown is asked of the broker (`is_tradable`, `supports_fractional`, `is_shortable`).
+Caps always come from the enrichment provider (FINNHUB in v1); prices come from the broker's
+latest quote when it has one, else from the enrichment provider. Without an enrichment provider
+enrichment fails: a broker does not publish caps.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
+from tbot_bot.broker.models import AssetInfo
 from tbot_bot.errors import ConfigError
 from tbot_bot.market.bars import Quote
 from tbot_bot.screeners.providers.base import PROVIDER_BROKER, UniverseProvider
 from tbot_bot.screeners.records import Enrichment, RawSymbol, normalize_type
 
+# AssetInfo lives in the broker layer (which must not import screeners); re-exported here.
+__all__ = ["AssetInfo", "AssetListSource", "BrokerFlags", "BrokerProvider"]
+
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class AssetInfo:
-    """One entry of a broker's asset list. Flags are None when the broker does not say."""
-
-    symbol: str
-    exchange: str | None
-    asset_type: str = "common"
-    name: str | None = None
-    active: bool = True
-    tradable: bool | None = None
-    fractionable: bool | None = None
-    shortable: bool | None = None
 
 
 @runtime_checkable
@@ -42,7 +33,7 @@ class AssetListSource(Protocol):
     """What a broker adapter implements to serve as a universe source."""
 
     def list_assets(self) -> list[AssetInfo]:
-        """Every US-equity asset the account can see (active and inactive)."""
+        """US-equity assets the account can see; inactive ones (if listed) are skipped."""
         ...
 
 

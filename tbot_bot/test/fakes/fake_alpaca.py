@@ -2,9 +2,10 @@
 
 It speaks Alpaca's documented JSON: orders (`POST/GET/DELETE /v2/orders`,
 `GET /v2/orders:by_client_order_id`), positions, account, account activities (FILL and non-trade,
-paged by `page_token`), clock, assets, latest quotes/trades and 1-minute bars (paged by
-`next_page_token`). Order numbers are decimal strings, market data numbers JSON numbers, errors
-`{"code": ..., "message": ...}`, and gateway faults HTML, as the real service sends them. Client
+paged by `page_token`), clock, assets (one, or the list filtered by status/asset_class/exchange),
+latest quotes/trades and 1-minute bars (paged by `next_page_token`). Order numbers are decimal
+strings, market data numbers JSON numbers, errors `{"code": ..., "message": ...}`, and gateway
+faults HTML, as the real service sends them. Client
 order ids are unique per account (a reuse answers 422), as at Alpaca.
 """
 
@@ -57,6 +58,7 @@ class FakeAlpaca(VenueServer):
         self.bars: dict[str, list[dict[str, Any]]] = {}
         self.bars_page_size = 1000
         self.assets: dict[str, dict[str, Any]] = {}
+        self.asset_queries: list[dict[str, str]] = []  # query args of each GET /v2/assets
         self._routes()
 
     def _routes(self) -> None:
@@ -70,6 +72,7 @@ class FakeAlpaca(VenueServer):
         self.route("GET", "/v2/orders/(?P<id>[^/]+)", self._get_order)
         self.route("DELETE", "/v2/orders/(?P<id>[^/]+)", self._cancel)
         self.route("GET", "/v2/account/activities", self._activities)
+        self.route("GET", "/v2/assets", self._list_assets)
         self.route("GET", "/v2/assets/(?P<symbol>[^/]+)", self._asset)
         self.route("GET", "/v2/stocks/quotes/latest", self._latest_quotes)
         self.route("GET", "/v2/stocks/trades/latest", self._latest_trades)
@@ -204,6 +207,18 @@ class FakeAlpaca(VenueServer):
         size = min(int(request.args.get("page_size", "50")), 100)  # Alpaca: default 50, max 100
         return json_response(rows[:size])
 
+    def _list_assets(self, request: Request, match: re.Match[str]) -> Response:
+        """Alpaca filters by `status`, `asset_class` and `exchange`; an absent filter keeps all."""
+        args = dict(request.args)
+        self.asset_queries.append(args)
+        filters = {"status": "status", "asset_class": "class", "exchange": "exchange"}
+        rows = [
+            row
+            for row in self.assets.values()
+            if all(args[arg] == row.get(key) for arg, key in filters.items() if arg in args)
+        ]
+        return json_response(rows)
+
     def _asset(self, request: Request, match: re.Match[str]) -> Response:
         symbol = match["symbol"]
         if symbol not in self.assets:
@@ -270,9 +285,16 @@ class FakeAlpaca(VenueServer):
         return activity_id
 
     def add_asset(
-        self, symbol: str, *, fractionable: bool, shortable: bool, tradable: bool = True
+        self,
+        symbol: str,
+        *,
+        fractionable: bool,
+        shortable: bool,
+        tradable: bool = True,
+        **extra: Any,
     ) -> None:
-        self.assets[symbol] = asset_json(symbol, fractionable, shortable, tradable)
+        """Extra keywords: name, exchange, status, easy_to_borrow, asset_class, attributes."""
+        self.assets[symbol] = asset_json(symbol, fractionable, shortable, tradable, **extra)
 
     def order_for(self, client_order_id: str) -> FakeOrder:
         matches = [o for o in self.orders if o.client_order_id == client_order_id]

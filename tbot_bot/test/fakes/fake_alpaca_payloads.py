@@ -150,21 +150,36 @@ def position_json(symbol: str, qty: Decimal, avg: Decimal, last: Decimal) -> dic
     }
 
 
-def asset_json(symbol: str, fractionable: bool, shortable: bool, tradable: bool) -> dict[str, Any]:
+def asset_json(
+    symbol: str,
+    fractionable: bool,
+    shortable: bool,
+    tradable: bool,
+    *,
+    name: str | None = None,
+    exchange: str = "NASDAQ",
+    status: str = "active",
+    easy_to_borrow: bool | None = None,
+    asset_class: str = "us_equity",
+    attributes: list[str] | None = None,
+) -> dict[str, Any]:
+    """An Asset object of `GET /v2/assets[/{symbol}]` (the wire key of the class is `class`)."""
     return {
         "id": str(uuid.uuid5(uuid.NAMESPACE_OID, symbol)),
-        "class": "us_equity",
-        "exchange": "NASDAQ",
+        "class": asset_class,
+        "exchange": exchange,
         "symbol": symbol,
-        "name": f"{symbol} Test Corp",
-        "status": "active",
+        "name": f"{symbol} Test Corp" if name is None else name,
+        "status": status,
         "tradable": tradable,
         "marginable": True,
         "maintenance_margin_requirement": 30,
+        "margin_requirement_long": "30",
+        "margin_requirement_short": "100",
         "shortable": shortable,
-        "easy_to_borrow": shortable,
+        "easy_to_borrow": shortable if easy_to_borrow is None else easy_to_borrow,
         "fractionable": fractionable,
-        "attributes": [],
+        "attributes": [] if attributes is None else attributes,
     }
 
 

@@ -1,0 +1,328 @@
+"""Request files between the web/CLI and the runtime (web_runtime §1.3).
+
+A request is `control/requests/<uuid>.json` = `{id, type, params, requested_by,
+requested_at_utc}`, written atomically by `submit_request`. Whoever runs it writes
+`<uuid>.result.json` = `{id, status: done|failed|rejected, started_utc, ended_utc, message}` and
+then removes the request (result first, so a crash in between never loses the outcome and never
+runs a request twice).
+
+`process_ledger_requests` runs the ledger types (`coa_publish`, `coa_rollback`, `ledger_export`)
+under the ledger writer lock: it opens the books itself, or uses the `Books` the caller already
+holds (the runner during a trading day). `restart_web` belongs to main and is left alone; any
+other type is answered `rejected`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from tbot_bot.accounting.books import Books, open_books
+from tbot_bot.accounting.exports import FORMATS, MAX_DAYS, export_day
+from tbot_bot.clock import Clock, SystemClock, iso_utc
+from tbot_bot.config.fileio import (
+    PRIVATE_DIR_MODE,
+    PRIVATE_FILE_MODE,
+    atomic_write_text,
+    ensure_dir,
+)
+from tbot_bot.config.identity import BotIdentity
+from tbot_bot.config.path_resolver import RuntimePaths
+from tbot_bot.config.secrets_manager import SecretsManager
+from tbot_bot.errors import ConfigError, TbotError
+
+logger = logging.getLogger(__name__)
+
+LEDGER_TYPES = frozenset({"coa_publish", "coa_rollback", "ledger_export"})
+MAIN_TYPES = frozenset({"restart_web"})
+REQUEST_TYPES = LEDGER_TYPES | MAIN_TYPES
+STATUSES = ("done", "failed", "rejected")
+MAX_REASON = 200
+MAX_CHANGES = 200
+# WriterLock's wording when another process (the runner) holds the ledger: the request stays
+# pending for that writer instead of failing.
+LOCK_HELD_TEXT = "held by another writer"
+
+
+class RequestError(ValueError):
+    """A request's params are malformed (the request is answered `rejected`)."""
+
+
+@dataclass(frozen=True)
+class LedgerRequest:
+    """One parsed request file."""
+
+    id: str
+    type: str
+    params: dict[str, Any]
+    requested_by: str
+    requested_at_utc: str
+    path: Path
+
+
+def submit_request(
+    paths: RuntimePaths,
+    request_type: str,
+    params: Mapping[str, Any] | None,
+    actor: str,
+    *,
+    clock: Clock | None = None,
+) -> str:
+    """Write one allowlisted request atomically; returns its id (a UUIDv4)."""
+    if request_type not in REQUEST_TYPES:
+        raise ConfigError(
+            f"request type {request_type!r} is not allowlisted; expected one of "
+            f"{sorted(REQUEST_TYPES)}"
+        )
+    request_id = str(uuid.uuid4())
+    body = {
+        "id": request_id,
+        "type": request_type,
+        "params": dict(params or {}),
+        "requested_by": actor,
+        "requested_at_utc": iso_utc((clock or SystemClock()).now_utc()),
+    }
+    ensure_dir(paths.requests_dir, PRIVATE_DIR_MODE)
+    atomic_write_text(paths.request_file(request_id), json.dumps(body) + "\n", PRIVATE_FILE_MODE)
+    return request_id
+
+
+def valid_request_id(request_id: str) -> bool:
+    """True for the canonical UUID text `submit_request` produces."""
+    try:
+        return str(uuid.UUID(request_id)) == request_id
+    except ValueError:
+        return False
+
+
+def read_result(paths: RuntimePaths, request_id: str) -> dict[str, Any] | None:
+    """The result of `request_id`, or None while it is pending (or unreadable)."""
+    path = paths.request_file(request_id, result=True)
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) and body.get("status") in STATUSES else None
+
+
+def is_pending(paths: RuntimePaths, request_id: str) -> bool:
+    return paths.request_file(request_id).exists()
+
+
+# -- the processor -------------------------------------------------------------------------------
+def process_ledger_requests(
+    paths: RuntimePaths, clock: Clock, *, books: Books | None = None
+) -> list[str]:
+    """Run every pending ledger request; returns the ids answered (in order).
+
+    Without `books`, the ledgers are opened (and the writer lock taken) only when there is work;
+    if another process holds the lock the requests stay pending for it.
+    """
+    pending = _pending(paths)
+    answered: list[str] = []
+    ledger_work: list[LedgerRequest] = []
+    for item in pending:
+        if isinstance(item, tuple):  # unreadable file: (path, reason)
+            answered.extend(_reject_unreadable(paths, clock, *item))
+        elif item.type in MAIN_TYPES:
+            continue
+        elif item.type not in LEDGER_TYPES:
+            _finish(paths, clock, item, iso_utc(clock.now_utc()), "rejected", _unknown(item))
+            answered.append(item.id)
+        else:
+            ledger_work.append(item)
+    if ledger_work:
+        answered.extend(_run_ledger_work(paths, clock, ledger_work, books))
+    return answered
+
+
+def _unknown(item: LedgerRequest) -> str:
+    return f"request type {item.type!r} is not handled here; expected one of {sorted(LEDGER_TYPES)}"
+
+
+def _run_ledger_work(
+    paths: RuntimePaths, clock: Clock, work: list[LedgerRequest], books: Books | None
+) -> list[str]:
+    if books is not None:
+        return [_run_one(paths, clock, books, item) for item in work]
+    try:
+        opened = open_bot_books(paths, clock)
+    except TbotError as exc:
+        if LOCK_HELD_TEXT in str(exc):
+            logger.info("ledger requests stay pending: %s", exc)
+            return []
+        started = iso_utc(clock.now_utc())
+        for item in work:
+            _finish(paths, clock, item, started, "failed", f"could not open the ledgers: {exc}")
+        return [item.id for item in work]
+    try:
+        return [_run_one(paths, clock, opened, item) for item in work]
+    finally:
+        opened.close()
+
+
+def open_bot_books(paths: RuntimePaths, clock: Clock, *, actor: str = "requests") -> Books:
+    """Open this home's bot ledgers for writing (takes the writer lock; caller closes)."""
+    manager = SecretsManager(paths)
+    if not manager.has_secret("bot_identity"):
+        raise ConfigError("no bot identity yet (setup is not complete)")
+    identity = BotIdentity.from_record(manager.load("bot_identity"))
+    outputs = paths.bot_outputs(identity.string)
+    return open_books(outputs, identity, actor=actor, paths=paths, clock=clock)
+
+
+def _run_one(paths: RuntimePaths, clock: Clock, books: Books, item: LedgerRequest) -> str:
+    started = iso_utc(clock.now_utc())
+    if paths.request_file(item.id, result=True).exists():
+        # Crashed after writing the result last time: only the removal is left to do.
+        item.path.unlink(missing_ok=True)
+        return item.id
+    handler = HANDLERS[item.type]
+    try:
+        message = handler(books, item)
+    except RequestError as exc:
+        _finish(paths, clock, item, started, "rejected", str(exc))
+    except TbotError as exc:
+        logger.warning("request %s (%s) failed: %s", item.id, item.type, exc)
+        _finish(paths, clock, item, started, "failed", str(exc))
+    else:
+        logger.info("request %s (%s) done: %s", item.id, item.type, message)
+        _finish(paths, clock, item, started, "done", message)
+    return item.id
+
+
+def _finish(
+    paths: RuntimePaths, clock: Clock, item: LedgerRequest, started: str, status: str, message: str
+) -> None:
+    result = {
+        "id": item.id,
+        "status": status,
+        "started_utc": started,
+        "ended_utc": iso_utc(clock.now_utc()),
+        "message": message,
+    }
+    atomic_write_text(
+        paths.request_file(item.id, result=True), json.dumps(result) + "\n", PRIVATE_FILE_MODE
+    )
+    item.path.unlink(missing_ok=True)
+
+
+# -- reading request files -----------------------------------------------------------------------
+def _pending(paths: RuntimePaths) -> list[LedgerRequest | tuple[Path, str]]:
+    folder = paths.requests_dir
+    if not folder.is_dir():
+        return []
+    found: list[LedgerRequest | tuple[Path, str]] = []
+    for path in sorted(folder.glob("*.json")):
+        if path.name.endswith(".result.json"):
+            continue
+        try:
+            found.append(_parse(path))
+        except (OSError, ValueError) as exc:
+            found.append((path, str(exc)))
+    # Oldest first: a rollback sent after a publish must run after it.
+    return sorted(found, key=_age_key)
+
+
+def _age_key(item: LedgerRequest | tuple[Path, str]) -> tuple[str, int, str]:
+    """Request time, then file time (ties within one millisecond), then name."""
+    path = item[0] if isinstance(item, tuple) else item.path
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        mtime = 0
+    return ("" if isinstance(item, tuple) else item.requested_at_utc, mtime, path.name)
+
+
+def _parse(path: Path) -> LedgerRequest:
+    body = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(body, dict):
+        raise ValueError(f"{path.name}: expected a JSON object")
+    request_id, params = body.get("id"), body.get("params", {})
+    if request_id != path.name.removesuffix(".json") or not valid_request_id(str(request_id)):
+        raise ValueError(f"{path.name}: id {request_id!r} must be the file's UUID")
+    if not isinstance(params, dict):
+        raise ValueError(f"{path.name}: params must be an object, got {type(params).__name__}")
+    return LedgerRequest(
+        id=str(request_id),
+        type=str(body.get("type")),
+        params=params,
+        requested_by=str(body.get("requested_by") or "unknown"),
+        requested_at_utc=str(body.get("requested_at_utc") or ""),
+        path=path,
+    )
+
+
+def _reject_unreadable(paths: RuntimePaths, clock: Clock, path: Path, reason: str) -> list[str]:
+    """Answer a broken file when its name is a UUID (someone may wait on it); else drop it."""
+    stem = path.name.removesuffix(".json")
+    logger.warning("unreadable request file %s: %s", path.name, reason)
+    if not valid_request_id(stem):
+        path.unlink(missing_ok=True)
+        return []
+    item = LedgerRequest(stem, "unknown", {}, "unknown", "", path)
+    _finish(paths, clock, item, iso_utc(clock.now_utc()), "rejected", f"unreadable: {reason}")
+    return [stem]
+
+
+# -- handlers ------------------------------------------------------------------------------------
+def _reason(item: LedgerRequest) -> str:
+    reason = item.params.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise RequestError(f"{item.type}: params.reason must be a non-empty string")
+    return reason.strip()[:MAX_REASON]
+
+
+def _coa_publish(books: Books, item: LedgerRequest) -> str:
+    changes = item.params.get("changes")
+    if not isinstance(changes, list) or not changes or len(changes) > MAX_CHANGES:
+        raise RequestError(f"coa_publish: params.changes must be a list of 1..{MAX_CHANGES}")
+    if not all(isinstance(c, dict) and isinstance(c.get("code"), str) for c in changes):
+        raise RequestError("coa_publish: every change must be an object with a string code")
+    version = books.publish_coa(changes, actor=item.requested_by, reason=_reason(item))
+    return f"published COA version {version}"
+
+
+def _coa_rollback(books: Books, item: LedgerRequest) -> str:
+    target = item.params.get("to_version")
+    if not isinstance(target, str) or not target:
+        raise RequestError("coa_rollback: params.to_version must be a version string")
+    version = books.rollback_coa(target, actor=item.requested_by, reason=_reason(item))
+    return f"rolled back to COA version {target} as new version {version}"
+
+
+def _day(item: LedgerRequest, key: str) -> date:
+    raw = item.params.get(key)
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        raise RequestError(f"ledger_export: params.{key} must be YYYY-MM-DD, got {raw!r}") from None
+
+
+def _ledger_export(books: Books, item: LedgerRequest) -> str:
+    fmt = item.params.get("format")
+    if fmt not in FORMATS:
+        raise RequestError(f"ledger_export: params.format must be one of {FORMATS}, got {fmt!r}")
+    first, last = _day(item, "from"), _day(item, "to")
+    if last < first or (last - first).days >= MAX_DAYS:
+        raise RequestError(f"ledger_export: range {first}..{last} must be ascending, <= {MAX_DAYS}")
+    files: list[Path] = []
+    with books.session("export"):
+        day = first
+        while day <= last:
+            files.extend(export_day(books, day, (str(fmt),)).files)
+            day += timedelta(days=1)
+    return f"exported {len(files)} file(s) for {first}..{last}"
+
+
+HANDLERS: dict[str, Callable[[Books, LedgerRequest], str]] = {
+    "coa_publish": _coa_publish,
+    "coa_rollback": _coa_rollback,
+    "ledger_export": _ledger_export,
+}
