@@ -484,7 +484,7 @@ class EntryDesk:
             del self.pending[cid]
             if position.entry_qty > ZERO:
                 self.stats.entries += 1
-                self.exits.track(cid, pending.direction, pending.slot.number)
+                self.exits.track(cid, pending.direction, pending.slot.number, now)
                 continue
             reason = "broker_reject" if row.state is OrderState.REJECTED else "unfilled"
             self.allocated -= pending.slot.allocation

@@ -4,6 +4,12 @@ Every exit is a market order for the quantity the strategy opened and still hold
 deterministic id `...-EX{attempt}`. An exit is re-sent (attempt + 1) only after the broker confirms
 the previous attempt dead. The hard exit cancels the phase's open orders, closes what is left and
 verifies flat from broker positions; whatever stays open goes to `unresolved_orders.log`.
+
+Native vs local (§6): a whole-share equity/ETF position at a broker with native trailing stops gets
+a TRAILING_STOP order `...-TS{attempt}` once its entry is terminal; while it works, the local stop
+is only computed, not acted on. Tightening cancel-replaces it (TS attempt + 1). Single exit owner:
+every runner exit first cancels the native stop and confirms it; a stop that filled meanwhile
+means nothing more is sent. A placement that fails leaves the position trailed locally.
 """
 
 from __future__ import annotations
@@ -22,12 +28,12 @@ from tbot_bot.broker.models import (
     PositionIntent,
 )
 from tbot_bot.clock import iso_utc
-from tbot_bot.errors import BrokerError, NetworkError, StateError
+from tbot_bot.errors import BrokerError, NetworkError, StateError, TbotError
 from tbot_bot.market.bars import Quote
 from tbot_bot.strategy.base import Direction, MarketInputs, Strategy, SymbolTape
-from tbot_bot.trading.client_order_id import make_client_order_id
+from tbot_bot.trading.client_order_id import make_client_order_id, next_attempt_id
 from tbot_bot.trading.fills import exit_side
-from tbot_bot.trading.order_journal import OrderContext
+from tbot_bot.trading.order_journal import JournalOrder, OrderContext
 from tbot_bot.trading.positions_book import StrategyPosition
 from tbot_bot.trading.runner_context import DayContext
 from tbot_bot.trading.trailing import TrailingStopState, effective_pct
@@ -35,17 +41,20 @@ from tbot_bot.trading.trailing import TrailingStopState, effective_pct
 logger = logging.getLogger(__name__)
 RESENDABLE = frozenset({OrderState.CANCELLED, OrderState.REJECTED, OrderState.EXPIRED})
 CARRIED = frozenset({"bearish_mode", "target_symbol", "inverse_symbol", "leverage"})
+WORKING = frozenset({OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED})
 
 
 @dataclass
 class Tracked:
-    """A position the phase manages, with its local trailing stop."""
+    """A position the phase manages, with its local trailing stop and its native one, if any."""
 
     position: StrategyPosition
     direction: Direction
     slot: int
     trailing: TrailingStopState | None = None
     exit_reason: str | None = None
+    native_id: str | None = None  # the latest native trailing stop attempt (`...-TSnn`)
+    native_pct: Decimal | None = None  # its trail, a fraction; None once it is not ours to rely on
 
 
 class ExitManager:
@@ -71,9 +80,14 @@ class ExitManager:
         self.phase_at = phase_at or (lambda _now: "monitoring")
         self.tracked: dict[str, Tracked] = {}
 
-    def track(self, entry_id: str, direction: Direction, slot: int) -> None:
+    def track(
+        self, entry_id: str, direction: Direction, slot: int, now: datetime | None = None
+    ) -> None:
+        """Manage a filled entry from now on; its native trailing stop is placed or re-armed."""
         position = self.ctx.positions.positions[entry_id]
-        self.tracked.setdefault(entry_id, Tracked(position, direction, slot))
+        item = self.tracked.setdefault(entry_id, Tracked(position, direction, slot))
+        if item.native_id is None and position.is_open:
+            self._arm_native(item, now or self.ctx.clock.now_utc())
 
     def open_tracked(self) -> list[Tracked]:
         return [t for t in self.tracked.values() if t.position.is_open]
@@ -100,8 +114,14 @@ class ExitManager:
                 side = "short" if pos.side == "short" else "long"
                 item.trailing = TrailingStopState(side, self.trail_pct, anchor)
             p_eff = effective_pct(self.trail_pct, now, self.tightening_from, self.tightening_factor)
-            item.trailing.register_tick(price, p_eff)
-            if item.trailing.should_exit(price):
+            item.trailing.register_tick(price, p_eff)  # kept current also under a native stop
+            native = self._native_working(item)
+            if native and item.native_pct is not None and p_eff < item.native_pct:
+                self._tighten(item, p_eff, now)
+                native = self._native_working(item)
+            if not pos.is_open:
+                continue  # the native stop filled while it was being replaced
+            if not native and item.trailing.should_exit(price):
                 self.exit(item, "stop_loss", now)
                 continue
             target_tape = tapes.get(pos.target_symbol)
@@ -126,6 +146,9 @@ class ExitManager:
         pos = item.position
         if not pos.is_open or self._exit_pending(item):
             return
+        item.exit_reason = reason
+        if not self._stand_down_native(item) or not pos.is_open:
+            return  # the native stop filled, or its cancel is not confirmed yet (retried)
         attempt = len(pos.exit_order_ids)
         cid = make_client_order_id(
             self.ctx.bot_id,
@@ -146,23 +169,8 @@ class ExitManager:
             intent=intent,
             asset_class=AssetClass.OPTION if pos.multiplier != 1 else AssetClass.EQUITY,
         )
-        entry = self.ctx.orders.journal.get(pos.entry_client_order_id)
-        # The exit fill's ledger metadata names the bearish instrument like the entry's (§5).
-        carried = {k: v for k, v in (entry.context.meta if entry else {}).items() if k in CARRIED}
-        context = OrderContext(
-            trading_date=self.ctx.trading_date.isoformat(),
-            strategy=pos.strategy,
-            session_id=self.session_id,
-            previous_attempt=pos.exit_order_ids[-1] if pos.exit_order_ids else None,
-            meta={
-                **carried,
-                "entry_id": pos.entry_client_order_id,
-                "exit_reason": reason,
-                "slot": item.slot,
-                "phase": self.phase_at(now),
-            },
-        )
-        item.exit_reason = reason
+        previous = pos.exit_order_ids[-1] if pos.exit_order_ids else None
+        context = self._context(item, reason, now, previous)
         pos.exit_order_ids.append(cid)
         try:
             if attempt == 0:
@@ -175,15 +183,147 @@ class ExitManager:
             return
         self._log(pos, item, "exit", "pass", reason, cid, now)
 
+    def _context(
+        self, item: Tracked, reason: str, now: datetime, previous: str | None
+    ) -> OrderContext:
+        pos = item.position
+        entry = self.ctx.orders.journal.get(pos.entry_client_order_id)
+        # The exit fill's ledger metadata names the bearish instrument like the entry's (§5).
+        carried = {k: v for k, v in (entry.context.meta if entry else {}).items() if k in CARRIED}
+        return OrderContext(
+            trading_date=self.ctx.trading_date.isoformat(),
+            strategy=pos.strategy,
+            session_id=self.session_id,
+            previous_attempt=previous,
+            meta={
+                **carried,
+                "entry_id": pos.entry_client_order_id,
+                "exit_reason": reason,
+                "slot": item.slot,
+                "phase": self.phase_at(now),
+            },
+        )
+
     def resend_dead_exits(self, now: datetime) -> None:
-        """An exit the broker cancelled/rejected with quantity left is sent again (seq + 1)."""
+        """An exit the broker cancelled/rejected with quantity left is sent again (seq + 1);
+        an exit held back by an unconfirmed native-stop cancel is tried again."""
         for item in self.open_tracked():
             ids = item.position.exit_order_ids
             if not ids:
+                if item.exit_reason is not None and item.native_id is not None:
+                    self.exit(item, item.exit_reason, now)
                 continue
             last = self.ctx.orders.journal.get(ids[-1])
             if last is not None and last.state in RESENDABLE:
                 self.exit(item, item.exit_reason or "timeout", now)
+
+    # -- native trailing stops (§6 "Native vs local", "Single exit owner") --------------------
+    def _native_allowed(self, pos: StrategyPosition) -> bool:
+        """Whole equity/ETF quantities only, at a broker with native trailing stops."""
+        if pos.multiplier != 1 or pos.qty != pos.qty.to_integral_value():
+            return False
+        try:
+            return bool(self.ctx.broker.capabilities().native_trailing_stops)
+        except TbotError:
+            return False
+
+    def _arm_native(self, item: Tracked, now: datetime) -> None:
+        pos = item.position
+        if pos.stop_order_ids:
+            # After a restart: the journal's stop is re-armed, never placed a second time; a
+            # dead one leaves the position trailed locally.
+            item.native_id = pos.stop_order_ids[-1]
+            row = self.ctx.orders.journal.get(item.native_id)
+            if row is not None and row.state in WORKING:
+                item.native_pct = row.request.trail_percent
+            return
+        if pos.exit_order_ids or not self._native_allowed(pos):
+            return
+        cid = make_client_order_id(
+            self.ctx.bot_id, self.ctx.trading_date, self.letter, item.slot, pos.symbol, "TS", 0
+        )
+        pct = effective_pct(self.trail_pct, now, self.tightening_from, self.tightening_factor)
+        self._place_native(item, cid, pct, now, None)
+
+    def _place_native(
+        self, item: Tracked, cid: str, pct: Decimal, now: datetime, previous: str | None
+    ) -> None:
+        """Send one native stop attempt; any failure leaves the position trailed locally."""
+        pos = item.position
+        request = OrderRequest(
+            client_order_id=cid,
+            symbol=pos.symbol,
+            side=exit_side(pos),
+            qty=pos.qty,
+            order_type=OrderType.TRAILING_STOP,
+            trail_percent=pct,
+            intent=PositionIntent.CLOSE_LONG if pos.side == "long" else PositionIntent.CLOSE_SHORT,
+        )
+        item.native_pct = None
+        error = None
+        row: JournalOrder | None = None
+        try:
+            if previous is None:
+                row = self.ctx.orders.submit(request, self._context(item, "stop_loss", now, None))
+            else:
+                row = self.ctx.orders.resubmit_exit(previous, request)
+        except (BrokerError, NetworkError, StateError) as exc:
+            error = str(exc) or type(exc).__name__
+        if self.ctx.orders.journal.get(cid) is not None:
+            pos.stop_order_ids.append(cid)
+            item.native_id = cid  # even a failed one: every runner exit cancels it first
+        if row is not None and row.state in WORKING | {OrderState.FILLED}:
+            item.native_pct = pct
+            self._log(pos, item, "order", "pass", "native_trailing_stop", cid, now, pct=pct)
+            return
+        reason = error or (row.state_reason if row else None) or "not_placed"
+        logger.warning("native trailing stop %s of %s failed (%s): local", cid, pos.symbol, reason)
+        self._log(pos, item, "order", "reject", "broker_reject", cid, now, pct=pct, warning=reason)
+
+    def _native_working(self, item: Tracked) -> bool:
+        """A native stop works at the broker and owns the position's stop-out."""
+        if item.native_id is None or item.native_pct is None:
+            return False
+        row = self.ctx.orders.journal.get(item.native_id)
+        return row is not None and row.state in WORKING
+
+    def _tighten(self, item: Tracked, pct: Decimal, now: datetime) -> None:
+        """Cancel-replace the native stop with the tightened percent (next TS attempt)."""
+        previous = item.native_id
+        assert previous is not None  # noqa: S101 - only called while a native stop works
+        if not self._stand_down_native(item) or not item.position.is_open:
+            return  # filled meanwhile (nothing more), or the cancel is retried next tick
+        price, local = item.position.last_price, item.trailing
+        if price is not None and local is not None and local.should_exit(price):
+            # A new broker trail starts from today's price; the tightened stop on the existing
+            # peak/trough (§6) is already crossed, so the local check exits at once instead.
+            return
+        self._place_native(item, next_attempt_id(previous), pct, now, previous)
+
+    def _stand_down_native(self, item: Tracked) -> bool:
+        """Cancel the native stop and confirm it; True when the runner may act on its own.
+
+        False when the stop filled (nothing more is sent) or its cancel is not confirmed yet.
+        """
+        cid = item.native_id
+        if cid is None:
+            return True
+        row = self.ctx.orders.journal.require(cid)
+        try:
+            if not row.is_terminal:
+                row = self.ctx.orders.cancel(cid)
+            if row.filled_qty > 0 and item.position.is_open:
+                self.ctx.orders.poll_fills()  # its fills close (part of) the position first
+        except (BrokerError, NetworkError) as exc:
+            logger.warning("cancel of native stop %s not confirmed: %s", cid, exc)
+            return False
+        item.native_pct = None if row.state is not OrderState.ACCEPTED else item.native_pct
+        if row.state is OrderState.FILLED:
+            return False
+        if row.is_terminal or row.state is OrderState.UNRESOLVED:
+            return True  # cancelled, expired, rejected, or unknown to the broker
+        logger.warning("native stop %s still %s after cancel: exit held back", cid, row.state)
+        return False
 
     def _log(
         self,
@@ -194,12 +334,21 @@ class ExitManager:
         reason: str,
         cid: str,
         now: datetime,
+        *,
+        pct: Decimal | None = None,
+        warning: str | None = None,
     ) -> None:
+        detail: dict[str, str] = {}
+        if pct is not None:
+            # Native stop payload (§6): the fraction, and the whole percent adapters send.
+            detail = {"trail_pct_fraction": str(pct), "trail_percent": str(pct * 100)}
+        if warning is not None:
+            detail.update({"fallback": "local_trailing", "error": warning})
         self.ctx.logs.decision(
             pos.strategy,
             {
                 "ts_utc": iso_utc(now),
-                "level": "info",
+                "level": "warning" if warning else "info",
                 "module": __name__,
                 "event": stage,
                 "message": f"{reason}: close {pos.qty} {pos.symbol}",
@@ -214,6 +363,7 @@ class ExitManager:
                 "reason": reason,
                 "client_order_id": cid,
                 "qty": pos.qty,
+                "detail": detail or None,
             },
         )
 

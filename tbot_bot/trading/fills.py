@@ -130,7 +130,10 @@ def write_trade_record(
     entry = ctx.orders.journal.get(position.entry_client_order_id)
     meta: dict[str, Any] = dict(entry.context.meta) if entry else {}
     exits = [o for o in (ctx.orders.journal.get(c) for c in position.exit_order_ids) if o]
-    broker_ids = [o.broker_order_id for o in [entry, *exits] if o and o.broker_order_id]
+    stops = [o for o in (ctx.orders.journal.get(c) for c in position.stop_order_ids) if o]
+    # The closing order: the last market exit, else the native stop that filled (§6).
+    closing = exits or [o for o in stops if o.filled_qty > ZERO]
+    broker_ids = [o.broker_order_id for o in [entry, *stops, *exits] if o and o.broker_order_id]
     # P&L in cents as the ledger books it (cash per fill, see `net_pnl`); prices stay exact.
     net = position.net_pnl
     side = "buy" if position.side == "long" else "sell"
@@ -165,7 +168,7 @@ def write_trade_record(
             "status": status,
             "broker": ctx.broker_name,
             "entry_client_order_id": position.entry_client_order_id,
-            "exit_client_order_id": exits[-1].client_order_id if exits else None,
+            "exit_client_order_id": closing[-1].client_order_id if closing else None,
             "broker_order_ids": broker_ids,
             "entry_ledger_fitids": ctx.trade_ledger_fitids.get(
                 f"{position.entry_client_order_id}:entry", []
@@ -186,7 +189,8 @@ def restore_positions(ctx: DayContext) -> None:
     """After a restart: rebuild the day's strategy positions from the order journal (§1.3).
 
     Every entry of the trading date becomes its position again, exit attempts are listed in
-    order, and every journalled fill is re-applied. The fills go through the fill sink once more:
+    order (native trailing stops too, so they are re-armed rather than placed again), and every
+    journalled fill is re-applied. The fills go through the fill sink once more:
     posting is idempotent, so the ledger answers with the FITIDs it already holds (and books a
     fill a crash kept from it). Per-strategy counters that follow from positions are rebuilt;
     pool, signal and block counts of the lost process are not.
@@ -208,6 +212,8 @@ def restore_positions(ctx: DayContext) -> None:
             continue
         if order.purpose == "EX" and order.client_order_id not in position.exit_order_ids:
             position.exit_order_ids.append(order.client_order_id)
+        if order.purpose == "TS" and order.client_order_id not in position.stop_order_ids:
+            position.stop_order_ids.append(order.client_order_id)
         for fill in journal.fills(order.client_order_id):
             _reapply(ctx, position, fill, order)
     for position in ctx.positions.positions.values():

@@ -42,6 +42,7 @@ class StrategyPosition:
     exit_reason: str | None = None
     fill_ids: set[str] = field(default_factory=set)
     exit_order_ids: list[str] = field(default_factory=list)  # exit attempts, oldest first
+    stop_order_ids: list[str] = field(default_factory=list)  # native trailing stop attempts
 
     @property
     def avg_entry(self) -> Decimal | None:

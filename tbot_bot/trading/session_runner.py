@@ -183,7 +183,8 @@ class SessionRunner:
     def _resume_positions(self) -> None:
         """Manage-only after a restart (§1.3): the session's working entries are cancelled (no
         new entry is ever made) and every open position of this strategy is tracked again, so
-        its trailing stop is re-armed and the hard exit closes it."""
+        its trailing stop is re-armed (a live native stop is tracked, never placed twice) and
+        the hard exit closes it."""
         ctx = self.ctx
         for order in ctx.orders.journal.orders_of_date(ctx.trading_date.isoformat()):
             ours = order.purpose == "EN" and order.context.session_id == self.session_id

@@ -2,6 +2,7 @@
 its verification against broker positions (trading spec §6).
 
 OPEN (trail 0.02): tightening to 0.01 from 14:27:30Z, so the first tightened tick is 14:28.
+Short sales are whole shares, so the SIM trails them natively (§6 "Native vs local").
 """
 
 from __future__ import annotations
@@ -53,10 +54,20 @@ def test_trailing_stops_long_and_short_with_tightening(tbot_home: Path) -> None:
     assert sorted((r["symbol"], r["reason"], r["ts_utc"][11:19]) for r in exits) == [
         ("LN", "stop_loss", "14:16:00"),
         ("LT", "stop_loss", "14:28:00"),
-        ("SN", "stop_loss", "14:16:00"),
         ("ST", "stop_loss", "14:28:00"),
     ]
     trades = _trades(day.trades())
+    # SN's native stop (trough 45.99 x 1.02) fills inside the 14:15 bar; no runner exit is sent
+    assert (trades["SN"]["exit_reason"], trades["SN"]["exit_timestamp"][11:19]) == (
+        "stop_loss",
+        "14:15:00",
+    )
+    assert trades["SN"]["exit_client_order_id"].endswith("SN-TS00")
+    # ST: at the first tightened tick the native stop is cancelled, and the tightened stop on
+    # the existing trough is already crossed, so the runner exits by market
+    states = {o.client_order_id[-7:]: o.state.value for o in day.orders() if o.purpose != "EN"}
+    assert (states["ST-TS00"], states["ST-EX00"]) == ("cancelled", "filled")
+    assert "ST-TS01" not in states and "SN-EX00" not in states
     for symbol in ("ST", "SN"):
         short = trades[symbol]
         assert (short["direction"], short["bearish_mode"], short["trade_side"]) == (
