@@ -21,6 +21,7 @@ from tbot_bot.errors import ConfigError
 from tbot_web.py import (
     account_web,
     books_web,
+    coa_web,
     configuration_web,
     control_web,
     login_web,
@@ -49,6 +50,7 @@ BLUEPRINTS = (
     account_web.bp,
     settings_web.bp,
     books_web.bp,
+    coa_web.bp,
 )
 MAX_REQUEST_BYTES = 1024 * 1024
 

@@ -33,6 +33,7 @@ from tbot_bot.runtime import status_files
 from tbot_bot.runtime.bot_state_manager import SETUP_STATES, BotStateManager
 from tbot_bot.runtime.control_flags import flags_summary
 from tbot_bot.runtime.provisioning import create_skeleton
+from tbot_bot.runtime.requests import process_ledger_requests
 
 logger = logging.getLogger(__name__)
 MAX_BACKOFF_S = 60
@@ -127,6 +128,10 @@ class Supervisor:
                 continue
             self._watch(child, now)
         self._handle_requests(now)
+        runner = self.children.get("runner")
+        if setup_done and (runner is None or not runner.alive()):
+            # No runner holds the ledger: main answers COA and export requests itself.
+            process_ledger_requests(self.paths, self.clock)
 
     def setup_complete(self) -> bool:
         state = BotStateManager(self.paths).get_state()

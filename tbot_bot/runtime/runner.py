@@ -33,6 +33,7 @@ from tbot_bot.runtime import status_files
 from tbot_bot.runtime.bot_state_manager import BotStateManager
 from tbot_bot.runtime.control_flags import clear_flag, pending_flags
 from tbot_bot.runtime.provisioning import RuntimeConfig, load_runtime_config
+from tbot_bot.runtime.requests import process_ledger_requests
 from tbot_bot.runtime.sim_day import make_strategy
 from tbot_bot.screeners.build import UniverseBuilder
 from tbot_bot.screeners.factory import build_providers
@@ -284,7 +285,7 @@ class Runner:
                     self.paths, settings, self.clock, identity=identity.string
                 ),
                 watchdog=Watchdog.from_settings(settings),
-                on_tick=self._on_tick(broker, lambda: day),
+                on_tick=self._on_tick(broker, lambda: day, books),
                 phase_hook=self._phase_hook(plan, broker),
                 universe_hook=lambda now: self._build_universe(settings, calendar, broker),
                 previous_close_utc=calendar.session_bounds(
@@ -359,10 +360,13 @@ class Runner:
 
         return hook
 
-    def _on_tick(self, broker: Broker, day: Callable[[], DayRunner]) -> Callable[[datetime], None]:
+    def _on_tick(
+        self, broker: Broker, day: Callable[[], DayRunner], books: Any
+    ) -> Callable[[datetime], None]:
         last = {"positions": 0.0}  # epoch seconds of the last positions.json
 
         def hook(now: datetime) -> None:
+            process_ledger_requests(self.paths, self.clock, books=books)  # COA edits, exports
             account = broker.get_account()
             self.status.update(
                 account={
@@ -380,10 +384,12 @@ class Runner:
 
     # -- waiting ------------------------------------------------------------------------------
     def _wait(self, delta: timedelta) -> None:
+        process_ledger_requests(self.paths, self.clock)  # between days the runner answers them
         self.clock.sleep_until(self.clock.now_utc() + delta)
 
     def _wait_until(self, when: datetime) -> None:
         while self.clock.now_utc() < when:
+            process_ledger_requests(self.paths, self.clock)
             self.clock.sleep_until(min(when, self.clock.now_utc() + timedelta(seconds=5)))
             if self._flag_pending():
                 return

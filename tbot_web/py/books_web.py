@@ -2,7 +2,7 @@
 
 Everything goes through the reader APIs (`tbot_bot.reporting.trade_history.read_records`,
 `tbot_bot.accounting` queries and COA readers), which open the files read-only. COA edit and
-rollback (admin requests to the runner) are not part of this module.
+rollback (admin requests to the runner) and the COA exports live in `coa_web.py`.
 """
 
 from __future__ import annotations
@@ -248,7 +248,13 @@ def coa_version(number: int) -> str:
         for code in sorted(set(old) | set(now))
         if old.get(code) != now.get(code)
     ]
-    return render_template("coa_version.html", version=version, number=number, diff=diff)
+    return render_template(
+        "coa_version.html",
+        version=version,
+        number=number,
+        diff=diff,
+        is_current=number == len(versions),
+    )
 
 
 def _csv_response(body: str, filename: str) -> Response:

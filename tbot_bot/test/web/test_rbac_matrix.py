@@ -60,6 +60,11 @@ EXPECTATIONS: dict[str, str] = {
     "books.coa": "view",
     "books.coa_versions": "view",
     "books.coa_version": "view",
+    "coa.edit": "coa.edit",
+    "coa.rollback": "coa.edit",
+    "coa.request_status": "coa.edit",
+    "coa.export_csv": "export",
+    "coa.export_md": "export",
 }
 ROLE_GRANTS: dict[str, set[str]] = {
     "viewer": {"view"},
@@ -86,6 +91,7 @@ def _probes(app: Flask, spare_id: int) -> list[tuple[str, str, str]]:
         "token": "not-a-real-token",
         "filename": "css/base.css",
         "number": 1,
+        "request_id": "00000000-0000-4000-8000-000000000000",
     }
     probes = []
     with app.test_request_context():
