@@ -271,3 +271,17 @@ def test_refused_connection_is_retried_once_then_logged(tbot_home: Path) -> None
     events = [line["event"] for line in log_lines(tbot_home)]
     assert events == ["notification_retry", "notification_failed"]
     assert log_lines(tbot_home)[-1]["extra"]["error_type"] == "ConnectionRefusedError"
+
+
+def test_password_reset_mail_uses_the_same_transport(plain_server: int, recorder: Recorder) -> None:
+    """The web's reset mail goes out through SmtpTransport to a real local SMTP server."""
+    from tbot_web.support.mailer import smtp_mailer
+
+    smtp_mailer(
+        smtp_record(plain_server, "none"),
+        "alice@example.test",
+        "Reset",
+        "https://127.0.0.1:6900/password_reset/FAKE-TOKEN-123456",
+    )
+    assert len(recorder.envelopes) == 1
+    assert recorder.envelopes[0].rcpt_tos == ["alice@example.test"]
