@@ -341,11 +341,22 @@ class DayRunner:
 
     # -- kill switch and HALTED ------------------------------------------------------------------
     def _ensure_kill_switch(self, ctx: DayContext) -> None:
+        """The limit is set from F_day, the float at the day's first phase; a restarted runner
+        takes it from the day's persisted summary, not from the cash it finds now (§7.3)."""
         if ctx.kill_switch is not None:
+            return
+        earlier = ctx.state.summary(ctx.trading_date) or {}
+        first_float = (earlier.get("totals") or {}).get("float_at_start")
+        if first_float is not None:
+            ctx.counters.float_at_start = Decimal(str(first_float))
+            ctx.kill_switch = KillSwitch(
+                ctx.counters.float_at_start, self.settings.DAILY_LOSS_LIMIT
+            )
             return
         account = ctx.orders.read(ctx.broker.get_account, "get_account")
         ctx.counters.float_at_start = account.cash
         ctx.kill_switch = KillSwitch(account.cash, self.settings.DAILY_LOSS_LIMIT)
+        self._write_summary(ctx, final=False)  # persists F_day before anything can trade
 
     def _halt(self, ctx: DayContext, reason: str) -> None:
         """HALTED: no new entries, cancel everything, the phase flattens; persists until reset."""

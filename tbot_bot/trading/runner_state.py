@@ -133,6 +133,12 @@ class RunnerState:
         return frozenset(row["symbol"] for row in rows)
 
     # -- daily summaries ----------------------------------------------------------------------
+    def summary(self, trading_date: date) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            _q("select_summary"), {"trading_date": trading_date.isoformat()}
+        ).fetchone()
+        return dict(json.loads(row["summary_json"])) if row else None
+
     def save_summary(self, trading_date: date, summary: Mapping[str, Any], final: bool) -> None:
         with transaction(self.conn):
             self.conn.execute(

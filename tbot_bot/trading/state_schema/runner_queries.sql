@@ -40,3 +40,6 @@ ON CONFLICT (trading_date) DO UPDATE SET
     generated_utc = excluded.generated_utc,
     final = excluded.final,
     summary_json = excluded.summary_json;
+
+-- name: select_summary
+SELECT summary_json FROM daily_summaries WHERE trading_date = :trading_date;

@@ -9,6 +9,7 @@ re-armed, hard exit honoured) and closed, and no order sent twice.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,16 @@ def test_an_unexpected_error_fails_only_its_phase_and_flattens(tbot_home: Path) 
     traces = day.outputs.log_file("error_tracebacks.log")
     assert "BugError" in traces.read_text()
     _assert_no_order_twice(day)
+
+
+def test_restart_keeps_the_days_first_float_for_the_kill_switch(tbot_home: Path) -> None:
+    """§7.3: the limit is F_day x DAILY_LOSS_LIMIT with F_day the float at the day's first phase;
+    a restart after entries (less cash) must not lower it."""
+    day = crafted_day(tbot_home, _market(), ledgers=True, STRATEGY_OVERRIDE="open")
+    _crash_then_restart(day, 23)  # XX bought: the broker's cash is now below the first float
+    first = day.summary()["totals"]
+    assert day.setup.broker.get_account().cash < Decimal(first["float_at_start"])
+    day.run(ledger=True)
+    after = day.summary()["totals"]
+    assert after["float_at_start"] == first["float_at_start"]
+    assert after["daily_loss_threshold"] == first["daily_loss_threshold"]
