@@ -20,6 +20,7 @@
 | `supports_fractional(symbol)` | optional | default: capability flag |
 | `is_tradable(symbol)` / `is_shortable(symbol)` | optional | default: True / capability flag |
 | `get_vix()` | optional | latest VIX value or None (CLOSE strategy gate) |
+| `take_reconcile_signal()` | optional | a pending reconcile request after a reconnect, or None |
 | `get_average_volume(symbol)` | optional | 20-session average volume or None (gate check 3) |
 | `list_assets()` | optional | the broker's US-equity asset list (BROKER universe provider) |
 | `self_check()` | optional | read-only health probe for launch checks |
@@ -168,6 +169,11 @@ class Broker(ABC):
         return self.capabilities().short_selling
 
     def get_vix(self) -> Decimal | None:
+        return None
+
+    def take_reconcile_signal(self) -> object | None:
+        """A pending "reconcile me" after a reconnect (then cleared), or None. Brokers with a
+        persistent connection (IBKR) raise it; the runner reconciles on the next tick."""
         return None
 
     def get_average_volume(self, symbol: str, sessions: int = 20) -> int | None:

@@ -137,6 +137,7 @@ class DayRunner:
             notifier=self.notifier,
             watchdog=self.watchdog,
         )
+        ctx.reconcile = lambda trigger: self._reconcile_orders(ctx, trigger)
         router = FillRouter(ctx, on_kill_switch=lambda reason: self._halt(ctx, reason))
         orders.on_fill(router)
         return ctx

@@ -116,6 +116,7 @@ class DayContext:
     on_tick: TickHook | None = None
     notifier: Any = None  # tbot_bot.trading.notifier_bot.Notifier, or None (no alerts)
     watchdog: Any = None  # tbot_bot.trading.watchdog.Watchdog, or None (replays)
+    reconcile: Callable[[str], None] | None = None  # journal vs broker, set by the day runner
     universe: list[dict[str, Any]] = field(default_factory=list)
     read_flags: bool = True
     halted: bool = False

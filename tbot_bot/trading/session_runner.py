@@ -232,6 +232,8 @@ class SessionRunner:
                 continue
             suspended = change.kind == "suspended"
             setattr(ctx, f"{probe}_suspended", suspended)
+            if probe == "broker" and not suspended and ctx.reconcile is not None:
+                ctx.reconcile("broker_resumed")  # the connection is back: check what changed
             if suspended:
                 ctx.counters.watchdog_suspensions += 1
                 ctx.notify(
@@ -261,6 +263,8 @@ class SessionRunner:
 
     # -- broker and market data ---------------------------------------------------------------
     def _broker_work(self) -> None:
+        if self.ctx.reconcile is not None and self.ctx.broker.take_reconcile_signal() is not None:
+            self.ctx.reconcile("reconnect")  # after every reconnect (trading spec §7.1, issue 3)
         try:
             self.ctx.orders.poll_fills()
             self.ctx.orders.resolve_unresolved()

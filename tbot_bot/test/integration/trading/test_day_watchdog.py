@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from tbot_bot.broker.models import OrderReport
 from tbot_bot.market.bars import Quote
 from tbot_bot.test.fakes.crafted_day import CraftedMarket, crafted_day, minute, records_where
 from tbot_bot.trading.watchdog import Watchdog
@@ -79,3 +80,36 @@ def test_unreachable_broker_at_start_blocks_trading_until_reconciled(tbot_home: 
     assert day.orders() == []
     day.setup.broker.faults.reconnect()
     assert day.setup.broker.get_positions() == []
+
+
+def _count_reconciliations(tbot_home: Path, signal_at: datetime | None) -> int:
+    day = crafted_day(tbot_home, _market(), STRATEGY_OVERRIDE="open")
+    broker = day.setup.broker
+    calls = {"open_orders": 0}
+    real_open_orders = broker.get_open_orders
+    pending: dict[str, object | None] = {"signal": None}
+
+    def open_orders() -> list[OrderReport]:
+        calls["open_orders"] += 1  # only a reconciliation lists the broker's open orders
+        return real_open_orders()
+
+    def take_signal() -> object | None:
+        signal, pending["signal"] = pending["signal"], None
+        return signal
+
+    broker.get_open_orders = open_orders  # type: ignore[method-assign]
+    broker.take_reconcile_signal = take_signal  # type: ignore[method-assign]
+
+    def hook(now: datetime) -> None:
+        if now == signal_at:
+            pending["signal"] = "reconnected"
+
+    day.run(on_tick=hook)
+    return calls["open_orders"]
+
+
+def test_a_reconnect_signal_triggers_a_reconciliation(tbot_home: Path) -> None:
+    """Issue 3: reconciliation at start, after every reconnect and at phase ends."""
+    baseline = _count_reconciliations(tbot_home / "a", None)  # start + end of OPEN
+    assert baseline == 2
+    assert _count_reconciliations(tbot_home / "b", minute(25)) == baseline + 1
