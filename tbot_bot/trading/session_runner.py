@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 LETTERS = {"open": "O", "mid": "M", "close": "C"}
 Ranker = Callable[..., list[Any]]
 FLATTEN_WAIT_MINUTES = 5
+MAX_EXIT_ATTEMPTS = 99  # `EX{seq:02d}`: the id has room for two digits
 
 
 @dataclass(frozen=True)
@@ -418,6 +419,30 @@ class SessionRunner:
             leftovers = self.exits.unflat_symbols()
         if leftovers:
             self.exits.report_unflat(now, leftovers)
+            ctx.notify(
+                "critical",
+                f"not_flat:{self.name}",
+                f"{self.name}: still open after the hard exit: {sorted(leftovers)}",
+            )
+            self._retry_until_close(now)
+
+    def _retry_until_close(self, now: datetime) -> None:
+        """§6 hard exit (4): keep closing every WATCHDOG_INTERVAL_SEC until the close, within the
+        two-digit attempt numbers a client order id can carry."""
+        ctx = self.ctx
+        interval = timedelta(seconds=int(self.settings.WATCHDOG_INTERVAL_SEC))
+        while now + interval <= ctx.session_close_utc:
+            tracked = self.exits.open_tracked()
+            if not tracked or any(
+                len(t.position.exit_order_ids) >= MAX_EXIT_ATTEMPTS for t in tracked
+            ):
+                return
+            now += interval
+            ctx.clock.sleep_until(now)
+            self._broker_work()
+            self.exits.resend_dead_exits(now)
+            if not self.exits.unflat_symbols():
+                return
 
 
 def request_kill_flag(ctx: DayContext, reason: str) -> None:
