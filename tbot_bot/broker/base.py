@@ -20,6 +20,8 @@
 | `supports_fractional(symbol)` | optional | default: capability flag |
 | `is_tradable(symbol)` / `is_shortable(symbol)` | optional | default: True / capability flag |
 | `get_vix()` | optional | latest VIX value or None (CLOSE strategy gate) |
+| `get_option_chain(underlying)` | optional | (expiries, strikes) of listed puts; default: none |
+| `get_option_quote(contract)` | optional | the contract's quote or None; default: None |
 | `take_reconcile_signal()` | optional | a pending reconcile request after a reconnect, or None |
 | `get_average_volume(symbol)` | optional | 20-session average volume or None (gate check 3) |
 | `list_assets()` | optional | the broker's US-equity asset list (BROKER universe provider) |
@@ -44,7 +46,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -55,6 +57,7 @@ from tbot_bot.broker.models import (
     Capabilities,
     FillReport,
     MarketClock,
+    OptionContract,
     OrderReport,
     OrderRequest,
     Position,
@@ -169,6 +172,14 @@ class Broker(ABC):
         return self.capabilities().short_selling
 
     def get_vix(self) -> Decimal | None:
+        return None
+
+    def get_option_chain(self, underlying: str) -> tuple[list[date], list[Decimal]]:
+        """Expiries and strikes of the puts on `underlying` (LongPut); empty: no chain."""
+        return [], []
+
+    def get_option_quote(self, contract: OptionContract) -> Quote | None:
+        """Latest quote of one option contract (price per share), or None if none is known."""
         return None
 
     def take_reconcile_signal(self) -> object | None:

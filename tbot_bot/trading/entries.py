@@ -4,18 +4,27 @@ Each entry-window tick walks the frozen pool in rank order. A candidate whose si
 next free slot and is submitted at once. A per-symbol failure (gate checks 2-6, `qty_below_one`,
 `below_min_order`, a broker reject, no fill, a failed ETF mapping) hands the slot, with its fixed
 allocation, to the next candidate whose signal holds; the slot's `fallback_level` rises by one.
-Global and capital blocks end the slot. Unused budget stays unused.
+Global and capital blocks end the slot. Unused budget stays unused. A LongPut buys the put that
+`longput.choose_put` picks (no chain or quote: `no_option_chain`), in contracts, limit at the ask.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from tbot_bot.broker.models import OrderRequest, OrderSide, OrderState, OrderType, PositionIntent
+from tbot_bot.broker.models import (
+    AssetClass,
+    OptionContract,
+    OrderRequest,
+    OrderSide,
+    OrderState,
+    OrderType,
+    PositionIntent,
+)
 from tbot_bot.clock import iso_utc
 from tbot_bot.errors import BrokerError, NetworkError
 from tbot_bot.market.bars import Quote
@@ -25,12 +34,13 @@ from tbot_bot.trading.bearish import BearishPlan, plan_bearish
 from tbot_bot.trading.client_order_id import make_client_order_id
 from tbot_bot.trading.exits import ExitManager
 from tbot_bot.trading.fills import write_trade_record
+from tbot_bot.trading.longput import PutChoice, choose_put
 from tbot_bot.trading.order_journal import OrderContext
 from tbot_bot.trading.pool import PoolMember
 from tbot_bot.trading.positions_book import StrategyPosition
 from tbot_bot.trading.risk_gate import Fundamentals, GateInput, GateLimits, evaluate
 from tbot_bot.trading.runner_context import DayContext
-from tbot_bot.trading.sizing import SessionBudget, share_quantity
+from tbot_bot.trading.sizing import SessionBudget, put_contracts, share_quantity
 
 logger = logging.getLogger(__name__)
 ONE = Decimal(1)
@@ -186,6 +196,14 @@ class EntryDesk:
         assert signal is not None  # noqa: S101 - guarded by the caller
         self.log(now, member, "signal", "pass", signal.reason, detail=evaluation.metrics)
         plan = self._instrument(member, signal)
+        put: PutChoice | None = None
+        if plan is not None and plan.ok and plan.mode == "LongPut":
+            put = self._choose_put(member, quotes, vix)
+            plan = (
+                replace(plan, instrument_symbol=put.contract.occ_symbol, option=put.contract)
+                if put
+                else BearishPlan(plan.mode, None, member.symbol, "no_option_chain")
+            )
         if plan is not None and plan.reason == "bearish_disabled":
             self.log(now, member, "signal", "reject", "bearish_disabled")
             return
@@ -206,9 +224,10 @@ class EntryDesk:
             self._hand_on(slot, plan.reason)
             return
         instrument = plan.instrument_symbol if plan and plan.instrument_symbol else member.symbol
-        quote = quotes.get(instrument) or self._fresh_quote(instrument)
+        quote = put.quote if put else (quotes.get(instrument) or self._fresh_quote(instrument))
         self.stats.entries_attempted += 1
-        result = self._gate(now, member, slot, plan, instrument, quote, vix, live_open)
+        model = put.model_price if put else None
+        result = self._gate(now, member, slot, plan, instrument, quote, vix, live_open, model)
         if result is None:
             return
         qty, allocation = result
@@ -219,11 +238,19 @@ class EntryDesk:
             return None
         mode = self.settings.short_type(self.strategy.name)
         shortable = self.ctx.broker.is_shortable(member.symbol)
-        plan = plan_bearish(mode, member.symbol, sector=member.sector, shortable=shortable)
-        if plan.ok and mode == "LongPut":
-            # Option chains are not wired into the runner in v1: a clear per-symbol failure.
-            return BearishPlan(mode, None, member.symbol, "no_option_chain")
-        return plan
+        return plan_bearish(mode, member.symbol, sector=member.sector, shortable=shortable)
+
+    def _choose_put(
+        self, member: PoolMember, quotes: dict[str, Quote], vix: Decimal | None
+    ) -> PutChoice | None:
+        """The put on the target at its last price (§5), quoted, with its BSM estimate."""
+        quote = quotes.get(member.symbol)
+        last_bar = member.tape.last if member.tape else None
+        price = quote.last if quote else (last_bar.close if last_bar else None)
+        if price is None:
+            return None
+        rate = Decimal(str(self.settings.RISK_FREE_RATE))
+        return choose_put(self.ctx.broker, member.symbol, price, self.ctx.trading_date, vix, rate)
 
     def _fresh_quote(self, symbol: str) -> Quote | None:
         try:
@@ -241,16 +268,23 @@ class EntryDesk:
         quote: Quote | None,
         vix: Decimal | None,
         live_open: int,
+        option_model: Decimal | None = None,
     ) -> tuple[Decimal, Decimal] | None:
         allocation = slot.allocation
         mode = plan.mode if plan else None
+        option = plan.option if plan else None
         fractional = (
             bool(self.settings.FRACTIONAL)
             and mode != "ShortSell"
+            and option is None
             and self.ctx.broker.supports_fractional(instrument)
         )
         price = (quote.bid if mode == "ShortSell" else quote.ask) if quote else None
-        qty = share_quantity(allocation, price, fractional=fractional) if price else ZERO
+        if option is not None:
+            # §4: LongPut contracts = floor(a_k / (ask x 100)).
+            qty = Decimal(put_contracts(allocation, price, option.multiplier)) if price else ZERO
+        else:
+            qty = share_quantity(allocation, price, fractional=fractional) if price else ZERO
         record = member.record if instrument == member.symbol else {}
         fundamentals = Fundamentals(
             _decimal_or_none(record.get("pe_ratio")),
@@ -263,7 +297,7 @@ class EntryDesk:
             if instrument == member.symbol
             else _decimal_int(self._universe_field(instrument, "avgVolume"))
         )
-        if avg_volume is None and instrument != member.symbol:
+        if avg_volume is None and instrument != member.symbol and option is None:
             # An inverse ETF is usually outside the (common-stock) universe: ask the broker.
             avg_volume = self.ctx.broker.get_average_volume(instrument)
         result = evaluate(
@@ -282,8 +316,11 @@ class EntryDesk:
                 traded_today=self.ctx.state.blocked_symbols(self.ctx.trading_date),
                 quote=quote,
                 avg_volume=avg_volume,
+                is_option=option is not None,
                 vix=vix,
                 fundamentals=fundamentals,
+                option_market_price=price if option is not None else None,
+                option_bsm_price=option_model,
                 open_positions=live_open,
                 pending_entries=len(self.pending),
                 slot=slot.number,
@@ -291,7 +328,9 @@ class EntryDesk:
                 allocation=allocation,
                 remaining_budget=self.budget.budget - self.allocated,
                 qty=qty,
-                min_order_qty=self.ctx.broker.get_min_order_size(instrument),
+                min_order_qty=ONE
+                if option is not None
+                else self.ctx.broker.get_min_order_size(instrument),
             ),
             self.limits,
         )
@@ -365,7 +404,10 @@ class EntryDesk:
         assert quote is not None  # noqa: S101 - the gate refuses a missing quote when closed
         slip = self.settings.ENTRY_LIMIT_SLIPPAGE_PCT
         short = plan is not None and plan.mode == "ShortSell"
-        if short:
+        option = plan.option if plan else None
+        if option is not None:
+            limit = quote.ask  # §5: a LongPut buys at the ask
+        elif short:
             limit = (quote.bid * (ONE - slip)).quantize(CENT, rounding=ROUND_FLOOR)
         else:
             limit = (quote.ask * (ONE + slip)).quantize(CENT, rounding=ROUND_CEILING)
@@ -374,7 +416,7 @@ class EntryDesk:
             self.ctx.trading_date,
             self.letter,
             slot.number,
-            instrument,
+            member.symbol if option is not None else instrument,  # options: the underlying
             "EN",
             slot.fallback_level,
         )
@@ -386,6 +428,8 @@ class EntryDesk:
             order_type=OrderType.LIMIT,
             limit_price=limit,
             intent=PositionIntent.OPEN_SHORT if short else PositionIntent.OPEN_LONG,
+            asset_class=AssetClass.OPTION if option is not None else AssetClass.EQUITY,
+            option=option,
         )
         meta = {
             "entry_id": cid,
@@ -401,9 +445,16 @@ class EntryDesk:
         }
         if plan is not None and plan.mode == "InverseETF":
             meta.update({"inverse_symbol": instrument, "leverage": plan.leverage})
+        if option is not None:
+            meta.update(_option_fields(option, synthetic=self.ctx.broker_name == "SIM"))
         self.ctx.positions.open_position(
             StrategyPosition(
-                cid, self.strategy.name, instrument, member.symbol, "short" if short else "long"
+                cid,
+                self.strategy.name,
+                instrument,
+                member.symbol,
+                "short" if short else "long",
+                multiplier=option.multiplier if option is not None else 1,
             )
         )
         slot.entry_id = cid
@@ -439,6 +490,9 @@ class EntryDesk:
             target_symbol=member.symbol,
             mapped_inverse=instrument if plan and plan.mode == "InverseETF" else None,
             mapping_version=plan.mapping_version if plan else None,
+            detail=_option_fields(option, synthetic=self.ctx.broker_name == "SIM")
+            if option is not None
+            else None,
         )
         if row.state is OrderState.REJECTED:
             self._rejected(now, member, slot, "broker_reject", cid)
@@ -503,13 +557,27 @@ class EntryDesk:
 
 
 def _mapping_fields(plan: BearishPlan | None, member: PoolMember) -> dict[str, Any]:
-    """§3.3: decisions about an InverseETF entry name the target, the ETF and the mapping."""
+    """§3.3: decisions about an InverseETF entry name the target, the ETF and the mapping;
+    those about a LongPut name the target (the order record's detail names the contract)."""
+    if plan is not None and plan.option is not None:
+        return {"target_symbol": member.symbol}
     if plan is None or plan.mode != "InverseETF":
         return {}
     return {
         "target_symbol": member.symbol,
         "mapped_inverse": plan.instrument_symbol,
         "mapping_version": plan.mapping_version,
+    }
+
+
+def _option_fields(option: OptionContract, *, synthetic: bool) -> dict[str, Any]:
+    """Entry metadata of a LongPut: the contract, and whether its chain is the SIM's synthetic."""
+    return {
+        "occ_symbol": option.occ_symbol,
+        "option_expiry": option.expiry.isoformat(),
+        "option_strike": str(option.strike),
+        "option_right": option.right,
+        "option_synthetic": synthetic,
     }
 
 

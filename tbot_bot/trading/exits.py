@@ -10,6 +10,8 @@ a TRAILING_STOP order `...-TS{attempt}` once its entry is terminal; while it wor
 is only computed, not acted on. Tightening cancel-replaces it (TS attempt + 1). Single exit owner:
 every runner exit first cancels the native stop and confirms it; a stop that filled meanwhile
 means nothing more is sent. A placement that fails leaves the position trailed locally.
+Options (LongPut, multiplier != 1) are trailed locally on the contract's own quote and closed
+with a market sell of the `OptionContract` taken from the entry order.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from decimal import Decimal
 
 from tbot_bot.broker.models import (
     AssetClass,
+    OptionContract,
     OrderRequest,
     OrderState,
     OrderType,
@@ -33,6 +36,7 @@ from tbot_bot.market.bars import Quote
 from tbot_bot.strategy.base import Direction, MarketInputs, Strategy, SymbolTape
 from tbot_bot.trading.client_order_id import make_client_order_id, next_attempt_id
 from tbot_bot.trading.fills import exit_side
+from tbot_bot.trading.longput import option_quote
 from tbot_bot.trading.order_journal import JournalOrder, OrderContext
 from tbot_bot.trading.positions_book import StrategyPosition
 from tbot_bot.trading.runner_context import DayContext
@@ -55,6 +59,7 @@ class Tracked:
     exit_reason: str | None = None
     native_id: str | None = None  # the latest native trailing stop attempt (`...-TSnn`)
     native_pct: Decimal | None = None  # its trail, a fraction; None once it is not ours to rely on
+    option: OptionContract | None = None  # a LongPut's contract, from the entry order
 
 
 class ExitManager:
@@ -86,6 +91,10 @@ class ExitManager:
         """Manage a filled entry from now on; its native trailing stop is placed or re-armed."""
         position = self.ctx.positions.positions[entry_id]
         item = self.tracked.setdefault(entry_id, Tracked(position, direction, slot))
+        if item.option is None:
+            # From the journal, not the multiplier: restored positions are rebuilt from it too.
+            entry = self.ctx.orders.journal.get(entry_id)
+            item.option = entry.request.option if entry else None
         if item.native_id is None and position.is_open:
             self._arm_native(item, now or self.ctx.clock.now_utc())
 
@@ -104,7 +113,11 @@ class ExitManager:
             if self._exit_pending(item):
                 continue
             pos = item.position
-            quote = quotes.get(pos.symbol)
+            quote = (
+                option_quote(self.ctx.broker, item.option)
+                if item.option
+                else quotes.get(pos.symbol)
+            )
             if quote is None:
                 continue
             price = quote.last
@@ -150,12 +163,13 @@ class ExitManager:
         if not self._stand_down_native(item) or not pos.is_open:
             return  # the native stop filled, or its cancel is not confirmed yet (retried)
         attempt = len(pos.exit_order_ids)
+        option = item.option
         cid = make_client_order_id(
             self.ctx.bot_id,
             self.ctx.trading_date,
             self.letter,
             item.slot,
-            pos.symbol,
+            pos.target_symbol if option is not None else pos.symbol,  # options: the underlying
             "EX",
             attempt,
         )
@@ -167,7 +181,8 @@ class ExitManager:
             qty=pos.qty,
             order_type=OrderType.MARKET,
             intent=intent,
-            asset_class=AssetClass.OPTION if pos.multiplier != 1 else AssetClass.EQUITY,
+            asset_class=AssetClass.OPTION if option is not None else AssetClass.EQUITY,
+            option=option,
         )
         previous = pos.exit_order_ids[-1] if pos.exit_order_ids else None
         context = self._context(item, reason, now, previous)
@@ -237,7 +252,7 @@ class ExitManager:
             if row is not None and row.state in WORKING:
                 item.native_pct = row.request.trail_percent
             return
-        if pos.exit_order_ids or not self._native_allowed(pos):
+        if pos.exit_order_ids or item.option is not None or not self._native_allowed(pos):
             return
         cid = make_client_order_id(
             self.ctx.bot_id, self.ctx.trading_date, self.letter, item.slot, pos.symbol, "TS", 0

@@ -202,8 +202,16 @@ def restore_positions(ctx: DayContext) -> None:
             side = "short" if order.request.side is OrderSide.SELL else "long"
             target = str(order.context.meta.get("target_symbol") or order.symbol)
             strategy = order.context.strategy or ""
+            option = order.request.option
             ctx.positions.open_position(
-                StrategyPosition(order.client_order_id, strategy, order.symbol, target, side)
+                StrategyPosition(
+                    order.client_order_id,
+                    strategy,
+                    order.symbol,
+                    target,
+                    side,
+                    multiplier=option.multiplier if option is not None else 1,
+                )
             )
     for order in orders:  # oldest first, so exit attempts keep their sequence
         entry_id = str(order.context.meta.get("entry_id") or order.client_order_id)

@@ -6,8 +6,8 @@ settings object lacks them). The market comes from `replay=` (any `MarketReplay`
 `ListReplay` of bars in a test) or else from the data set named by SIM_DATA_SET under the data root.
 Shortable and fractionable symbols come from the set's `reference.csv` flags unless passed as
 options (a `MarketReplay` without them: every symbol is both). The set's reference rows (or the
-`reference=` option) give `list_assets` its exchange/type/name. SIM needs no credentials; whatever
-is passed is ignored.
+`reference=` option) give `list_assets` its exchange/type/name. RISK_FREE_RATE is the r of the
+synthetic put chain. SIM needs no credentials; whatever is passed is ignored.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tbot_bot.broker.sim.broker import DEFAULT_ACCOUNT_BALANCE, SimBroker
 from tbot_bot.broker.sim.fill_model import FillModelConfig, setting_decimal
+from tbot_bot.broker.sim.options import DEFAULT_RISK_FREE_RATE
 from tbot_bot.broker.sim.replay import MarketReplay, reference_flags, replay_from_data_set
 from tbot_bot.clock import Clock
 from tbot_bot.config.path_resolver import data_set_dir
@@ -67,6 +68,7 @@ def create(
         fractionable=fractionable,
         enforce_unique_client_ids=bool(options.get("enforce_unique_client_ids", True)),
         reference=reference,
+        risk_free_rate=setting_decimal(settings, "RISK_FREE_RATE", DEFAULT_RISK_FREE_RATE),
     )
 
 

@@ -3,7 +3,8 @@
 A buy pays `round_cents(qty x price) + fee`, a sell receives `round_cents(qty x price) - fee` (the
 gross rounds half-even per fill, as a broker's confirmation would). Positions carry a signed
 quantity (negative = short) and an average entry price that changes only when the position grows
-or flips side; reducing a position leaves it alone.
+or flips side; reducing a position leaves it alone. Option holdings (keyed by OCC symbol) carry
+their multiplier: qty is in contracts, prices per share, cash moves by qty x price x multiplier.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tbot_bot.broker.models import OrderSide, Position
+from tbot_bot.broker.models import AssetClass, OrderSide, Position
 from tbot_bot.money import ZERO, round_cents
 
 
@@ -20,6 +21,7 @@ from tbot_bot.money import ZERO, round_cents
 class _Holding:
     qty: Decimal
     avg_price: Decimal
+    multiplier: int = 1
 
 
 class SimBook:
@@ -31,15 +33,21 @@ class SimBook:
         self._holdings: dict[str, _Holding] = {}
 
     def apply_fill(
-        self, symbol: str, side: OrderSide, qty: Decimal, price: Decimal, fee: Decimal
+        self,
+        symbol: str,
+        side: OrderSide,
+        qty: Decimal,
+        price: Decimal,
+        fee: Decimal,
+        multiplier: int = 1,
     ) -> None:
-        gross = round_cents(qty * price)
+        gross = round_cents(qty * price * multiplier)
         signed = qty if side is OrderSide.BUY else -qty
         self.cash += (-gross if side is OrderSide.BUY else gross) - fee
         self.fees_paid += fee
         holding = self._holdings.get(symbol)
         if holding is None:
-            self._holdings[symbol] = _Holding(signed, price)
+            self._holdings[symbol] = _Holding(signed, price, multiplier)
             return
         new_qty = holding.qty + signed
         if new_qty == ZERO:
@@ -66,6 +74,7 @@ class SimBook:
                 qty=holding.qty,
                 avg_entry_price=holding.avg_price,
                 market_price=mark(symbol),
+                asset_class=AssetClass.OPTION if holding.multiplier != 1 else AssetClass.EQUITY,
             )
             for symbol, holding in sorted(self._holdings.items())
         ]
@@ -75,5 +84,6 @@ class SimBook:
         total = self.cash
         for symbol, holding in self._holdings.items():
             price = mark(symbol)
-            total += holding.qty * (price if price is not None else holding.avg_price)
+            unit = price if price is not None else holding.avg_price
+            total += holding.qty * unit * holding.multiplier
         return round_cents(total)

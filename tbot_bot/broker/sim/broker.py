@@ -9,7 +9,8 @@ Venue rules beyond §14: fractional quantities for fractionable symbols (market 
 short sales of shortable symbols in whole shares; buys need cash for qty x (limit or ask) on top of
 what open buys already reserve; a sell larger than the long position (net of open sells) is a
 short sale for the excess. Rejections raise `OrderRejectedError`/`InsufficientFundsError`, as a
-real broker's 4xx would; the venue keeps no record of a rejected order.
+real broker's 4xx would; the venue keeps no record of a rejected order. Puts come from the
+synthetic BSM chain of `sim/options.py` (LongPut on SIM, trading spec §14).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tbot_bot.broker.models import (
     Capabilities,
     FillReport,
     MarketClock,
+    OptionContract,
     OrderReport,
     OrderRequest,
     OrderState,
@@ -50,6 +52,13 @@ from tbot_bot.broker.sim.fill_model import (
     quote_from_bar,
     slippage_fraction,
 )
+from tbot_bot.broker.sim.options import (
+    DEFAULT_RISK_FREE_RATE,
+    check_option_request,
+    option_fill_price,
+    synthetic_chain,
+    synthetic_quote,
+)
 from tbot_bot.broker.sim.orders import SimOrder, check_inventory_and_cash, new_sim_order
 from tbot_bot.broker.sim.replay import MarketReplay, SymbolTape, exchange_date, sessions_of
 from tbot_bot.clock import Clock, require_utc
@@ -66,7 +75,7 @@ SIM_CAPABILITIES = Capabilities(
     fractional_shares=True,
     native_trailing_stops=True,
     short_selling=True,
-    options=False,  # LongPut on SIM (synthetic BSM chain) is not built yet
+    options=True,  # puts from the synthetic BSM chain (sim/options.py), labelled synthetic
     index_data=True,  # VIX comes from the replay set
 )
 
@@ -88,6 +97,7 @@ class SimBroker(Broker):
         fractionable: Iterable[str] | None = None,
         enforce_unique_client_ids: bool = True,
         reference: Iterable[Mapping[str, str]] | None = None,
+        risk_free_rate: Decimal = DEFAULT_RISK_FREE_RATE,
     ) -> None:
         self._clock = clock
         # reference.csv rows of the replay set: exchange/type/name for list_assets only.
@@ -97,6 +107,8 @@ class SimBroker(Broker):
         self._sessions = sessions_of(self._tapes.values())
         self._vix = list(replay.vix_points())
         self._vix_times = [ts for ts, _ in self._vix]
+        self._rate = risk_free_rate  # RISK_FREE_RATE: r of the synthetic put chain
+        self._contracts: dict[str, OptionContract] = {}  # OCC symbol -> contract ever ordered
         self._shortable = None if shortable is None else frozenset(shortable)
         self._fractionable = None if fractionable is None else frozenset(fractionable)
         # A real broker refuses a second order with the same client id; switching that off
@@ -158,6 +170,9 @@ class SimBroker(Broker):
         self._synced_to = now
 
     def _advance_order(self, order: SimOrder, now: datetime) -> None:
+        if order.request.option is not None:
+            self._advance_option(order, now)
+            return
         bars = order.tape.bars
         latency = self._config.latency
         while order.is_open and order.next_bar < len(bars):
@@ -185,11 +200,37 @@ class SimBroker(Broker):
         if order.is_open and order.expires_at is not None and now >= order.expires_at:
             self._finish(order, OrderState.EXPIRED, order.expires_at)
 
+    def _advance_option(self, order: SimOrder, now: datetime) -> None:
+        """Like an equity, from the first bar at or after the send, at that bar open's synthetic
+        quote (buy at the ask, sell at the bid, within the limit); the whole quantity at once."""
+        contract = order.request.option
+        assert contract is not None  # noqa: S101 - only option orders come here
+        bars = order.tape.bars
+        while order.is_open and order.next_bar < len(bars):
+            bar = bars[order.next_bar]
+            fill_ts = bar.ts_utc + self._config.latency
+            if fill_ts > now or (order.expires_at is not None and bar.ts_utc >= order.expires_at):
+                break
+            order.next_bar += 1
+            quote = self._option_quote_at(contract, bar.open, bar.ts_utc)
+            price = option_fill_price(order.request, quote)
+            if price is not None:
+                qty = order.working.remaining
+                order.working = order.working.after_fill(qty, partial_done=True)
+                self._execute(order, qty, price, fill_ts)
+            elif order.request.time_in_force is TimeInForce.IOC:
+                self._finish(order, OrderState.CANCELLED, fill_ts)
+        if order.is_open and order.expires_at is not None and now >= order.expires_at:
+            self._finish(order, OrderState.EXPIRED, order.expires_at)
+
     def _execute(self, order: SimOrder, qty: Decimal, price: Decimal, ts: datetime) -> FillReport:
         request = order.request
         fee = fill_fee(qty, self._config, first_fill_of_order=order.fill_count == 0)
         order.fill_count += 1
-        self._book.apply_fill(request.symbol, request.side, qty, price, fee)
+        option = request.option
+        symbol = option.occ_symbol if option else request.symbol
+        multiplier = option.multiplier if option else 1
+        self._book.apply_fill(symbol, request.side, qty, price, fee, multiplier)
         order.filled_qty += qty
         order.filled_notional += qty * price
         order.updated_at = ts
@@ -201,13 +242,14 @@ class SimBroker(Broker):
             external_id=f"{order.broker_order_id}-F{order.fill_count:03d}",
             client_order_id=request.client_order_id,
             broker_order_id=order.broker_order_id,
-            symbol=request.symbol,
+            symbol=symbol,
             side=request.side,
             qty=qty,
             price=price,
             fee=fee,
             ts_utc=ts,
             asset_class=request.asset_class,
+            option=option,
             intent=request.intent,
         )
         # Fills are kept sorted by time for `get_fills(since)`. A touched limit is only known at
@@ -227,6 +269,10 @@ class SimBroker(Broker):
 
     # -- account state ---------------------------------------------------------------------------
     def _mark(self, symbol: str) -> Decimal | None:
+        contract = self._contracts.get(symbol)
+        if contract is not None:
+            quote = self._option_quote_now(contract)
+            return quote.last if quote else None
         tape = self._tapes.get(symbol)
         bar = tape.last_completed(self._synced_to) if tape else None
         return bar.close if bar else None
@@ -268,11 +314,11 @@ class SimBroker(Broker):
         cid = request.client_order_id
         if self._enforce_unique and cid in self._orders:
             raise DuplicateClientOrderIdError(f"SIM already holds an order with client id {cid}")
+        if request.asset_class is AssetClass.OPTION:
+            return self._accept_option(request, now)
         tape = self._tapes.get(request.symbol)
         if tape is None:
             raise OrderRejectedError(f"SIM: symbol {request.symbol!r} is not in the replay")
-        if request.asset_class is AssetClass.OPTION:
-            raise OrderRejectedError("SIM does not trade options")
         fractional = is_fractional(request.qty)
         if fractional and not self.supports_fractional(request.symbol):
             raise OrderRejectedError(f"SIM: {request.symbol} is not fractionable")
@@ -285,6 +331,32 @@ class SimBroker(Broker):
         order = new_sim_order(request, f"SIM-{self._next_order_no:08d}", tape, quote, now, estimate)
         self._next_order_no += 1
         self._orders.setdefault(cid, []).append(order)
+        self._open[order.broker_order_id] = order
+        return order
+
+    def _accept_option(self, request: OrderRequest, now: datetime) -> SimOrder:
+        """An order for a synthetic put: qty in contracts, cash checked with the multiplier."""
+        contract = request.option
+        tape = self._tapes.get(contract.underlying) if contract else None
+        refusal = check_option_request(request, tape is not None)
+        if refusal is not None or contract is None or tape is None:
+            raise OrderRejectedError(f"SIM: {refusal}")
+        self._contracts[contract.occ_symbol] = contract
+        quote = self._option_quote_now(contract)
+        unit = request.limit_price or (quote.ask if quote else None)
+        estimate = None if unit is None else unit * contract.multiplier
+        check_inventory_and_cash(
+            request,
+            open_orders=self._open.values(),
+            position_qty=self._book.qty(contract.occ_symbol),
+            cash=self._book.cash,
+            estimate=estimate,
+            fractional=False,
+            shortable=False,  # the SIM does not write options
+        )
+        order = new_sim_order(request, f"SIM-{self._next_order_no:08d}", tape, None, now, estimate)
+        self._next_order_no += 1
+        self._orders.setdefault(request.client_order_id, []).append(order)
         self._open[order.broker_order_id] = order
         return order
 
@@ -384,9 +456,42 @@ class SimBroker(Broker):
         """Latest VIX value at or before now from the replay set, None if there is none."""
         with self._lock:
             self.faults.before_request("get_vix")
-            now = require_utc(self._clock.now_utc())
-            index = bisect.bisect_right(self._vix_times, now) - 1
-            return self._vix[index][1] if index >= 0 else None
+            return self._vix_at(require_utc(self._clock.now_utc()))
+
+    def _vix_at(self, when: datetime) -> Decimal | None:
+        index = bisect.bisect_right(self._vix_times, when) - 1
+        return self._vix[index][1] if index >= 0 else None
+
+    # -- synthetic put chain (sim/options.py) ----------------------------------------------------
+    def get_option_chain(self, underlying: str) -> tuple[list[date], list[Decimal]]:
+        """Synthetic weekly expiries and strikes around the underlying's last price."""
+        with self._lock:
+            self.faults.before_request("get_option_chain")
+            self._sync()
+            tape = self._tapes.get(underlying)
+            bar = tape.last_completed(self._synced_to) if tape else None
+            if bar is None:
+                return [], []
+            return synthetic_chain(bar.close, exchange_date(self._synced_to))
+
+    def get_option_quote(self, contract: OptionContract) -> Quote | None:
+        """BSM quote of a synthetic put (sigma = VIX/100, r = RISK_FREE_RATE), or None."""
+        with self._lock:
+            self.faults.before_request("get_option_quote")
+            self._sync()
+            return self._option_quote_now(contract)
+
+    def _option_quote_now(self, contract: OptionContract) -> Quote | None:
+        tape = self._tapes.get(contract.underlying)
+        bar = tape.last_completed(self._synced_to) if tape else None
+        if bar is None:
+            return None
+        return self._option_quote_at(contract, bar.close, bar.end_utc)
+
+    def _option_quote_at(
+        self, contract: OptionContract, spot: Decimal, ts: datetime
+    ) -> Quote | None:
+        return synthetic_quote(contract, spot, self._vix_at(ts), exchange_date(ts), self._rate, ts)
 
     # -- optional hooks --------------------------------------------------------------------------
     def get_average_volume(self, symbol: str, sessions: int = 20) -> int | None:
