@@ -45,8 +45,7 @@ class RateLimitError(NetworkError):
 
 
 class BrokerError(TbotError):
-    """The broker answered and said no: never retried; the runner falls back to the next candidate.
-    """
+    """The broker answered and said no: never retried; the runner falls back to the next candidate."""
 
 
 class AuthenticationError(BrokerError):
