@@ -45,7 +45,18 @@ class RateLimitError(NetworkError):
 
 
 class BrokerError(TbotError):
-    """The broker answered and said no: never retried; the runner falls back to the next candidate."""
+    """The broker answered and said no: never retried; the runner falls back to the next one."""
+
+
+class DuplicateClientOrderIdError(BrokerError):
+    """The broker already holds an order with this client order id: the submit may have landed
+    earlier (a lost answer, an SDK retry). The order manager looks the order up and adopts it;
+    it never sends the intent again."""
+
+
+class AssetListUnsupportedError(BrokerError):
+    """The adapter has no asset list (`Broker.has_asset_list` is False): the BROKER universe
+    provider is reported unavailable with this reason."""
 
 
 class AuthenticationError(BrokerError):

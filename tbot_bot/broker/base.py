@@ -62,18 +62,13 @@ from tbot_bot.broker.models import (
     OrderRequest,
     Position,
 )
-from tbot_bot.errors import BrokerError
+from tbot_bot.errors import (  # re-exported: adapters import them from here
+    AssetListUnsupportedError,
+    DuplicateClientOrderIdError,
+)
 from tbot_bot.market.bars import Bar, Quote
 
-
-class DuplicateClientOrderIdError(BrokerError):
-    """The broker already holds an order with this client order id: the submit may have landed
-    earlier (a lost answer, an SDK retry). The order manager looks the order up and adopts it;
-    it never sends the intent again."""
-
-
-class AssetListUnsupportedError(BrokerError):
-    """The adapter has no asset list (`Broker.has_asset_list` is False)."""
+__all__ = ["AssetListUnsupportedError", "Broker", "DuplicateClientOrderIdError"]
 
 
 ONE_SHARE = Decimal(1)
