@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,13 @@ from typing import Any
 
 from tbot_bot.config.path_resolver import DataCache, ReplaySetFiles
 from tbot_bot.errors import DataError
-from tbot_bot.market.data_writers import file_sha256, read_json, staged_dir, write_json
+from tbot_bot.market.data_writers import (
+    file_sha256,
+    read_json,
+    staged_dir,
+    write_json,
+    write_text,
+)
 from tbot_bot.market.derived_sets import build_msft_set, build_universe
 from tbot_bot.market.minute_source import load_minute_source
 from tbot_bot.market.sdist_cache import (
@@ -175,6 +182,38 @@ def generate_synthetic_set(
         manifest = build_synthetic_set(
             source, staging, SyntheticSpec(name, n_symbols, seed), recorded_inputs
         )
+        daily_csv = msft_csv.with_name("MSFT_D1.csv")
+        if name == DEMO_SET[0] and daily_csv.is_file():
+            manifest = add_real_msft(source, daily_csv, staging, manifest, seed)
+    return manifest
+
+
+def add_real_msft(
+    source: Any, daily_csv: Path, staging: Path, manifest: dict[str, Any], seed: int
+) -> dict[str, Any]:
+    """The demo replays the real MSFT minute bars beside the synthetic symbols (issue: "the real
+    MSFT one-minute bars plus a seeded synthetic multi-symbol session"). MSFT's bars and daily
+    rows are real; its reference row (cap, fundamentals) stays synthetic and labelled."""
+    with tempfile.TemporaryDirectory() as scratch:
+        build_msft_set(
+            source, daily_csv, Path(scratch), {"package": MARKET_PRICES.requirement}, seed
+        )
+        real, target = ReplaySetFiles(Path(scratch)), ReplaySetFiles(staging)
+        for copy_from, copy_to in (
+            (real.bars_file("MSFT"), target.bars_file("MSFT")),
+            (real.daily_file("MSFT"), target.daily_file("MSFT")),
+        ):
+            write_text(copy_to, copy_from.read_text())
+        msft_row = real.reference_file.read_text().splitlines()[1]
+        reference = target.reference_file.read_text().rstrip("\n").splitlines()
+        write_text(target.reference_file, "\n".join([*reference, msft_row]) + "\n")
+    manifest = {
+        **manifest,
+        "symbols": [*manifest["symbols"], "MSFT"],
+        "real_parts": ["bars_1m/MSFT.csv", "daily/MSFT.csv"],
+        "source": manifest["source"] + "; plus the real MSFT 1-minute bars",
+    }
+    write_json(target.manifest_file, manifest)
     return manifest
 
 

@@ -30,7 +30,7 @@ from tbot_bot.market.data_writers import (
 from tbot_bot.market.minute_source import MinuteSource, SessionTimes, xnys_sessions
 from tbot_bot.market.synthetic_paths import Bars, Instrument
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: the demo set also carries the real MSFT bars
 PRIOR_SESSIONS = 30
 DAILY_HEADER = ("date", "open", "high", "low", "close", "volume", "synthetic", "source")
 BAR_HEADER = ("ts_utc", "open", "high", "low", "close", "volume")

@@ -1,7 +1,8 @@
 """The demo trading day (ARCHITECTURE §5, trading spec §14): the README's main job.
 
-Replays the latest full session of the demo data set (`SIM_DATA_SET`, real-MSFT-derived synthetic
-bars, labelled synthetic) on the SIM broker under a FakeClock: universe build at the previous
+Replays the latest full session of the demo data set (`SIM_DATA_SET`: the real MSFT minute bars
+plus seeded synthetic symbols derived from MSFT's returns, labelled synthetic) on the SIM broker
+under a FakeClock: universe build at the previous
 session's 18:00, then OPEN, MID and CLOSE through the production day runner, with the ledger posted
 from fills. Prints a progress bar, a summary table, every output path and an intraday equity chart.
 """

@@ -114,7 +114,9 @@ def test_demo_set_trades_under_default_settings(cache: DataCache) -> None:
     folder = data_set_or_skip(cache, "synthetic/demo")
     data = load_data_set(folder)
     assert data.synthetic and data.manifest.seed == 42 and len(data.sessions) == 20
-    assert {"SPY", "SH"} <= set(data.symbols) and len(data.symbols) == 42
+    # 40 synthetic stocks, SPY and SH (synthetic) and the real MSFT bars
+    assert {"SPY", "SH", "MSFT"} <= set(data.symbols) and len(data.symbols) == 43
+    assert data.manifest.extra["real_parts"] == ["bars_1m/MSFT.csv", "daily/MSFT.csv"]
     assert all(len(data.bars_for_session(s, data.sessions[5])) == 390 for s in data.symbols)
     rows = {row["symbol"]: row for row in data.reference()}
     stocks = [row for row in rows.values() if row["type"] == "common"]
@@ -149,7 +151,7 @@ def test_generator_is_byte_identical_and_matches_the_cache(
         data_fetch.generate_synthetic_set(msft_csv, folder, name="demo", n_symbols=40, seed=42)
     compare = filecmp.dircmp(first, second)
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
-    assert len(files) == 2 * 42 + 3
+    assert len(files) == 2 * 43 + 3  # bars + daily per symbol, manifest, vix, reference
     assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
     assert not compare.left_only and not compare.right_only
     other_seed = tmp_path / "c" / "demo"
@@ -162,6 +164,9 @@ def test_generator_is_byte_identical_and_matches_the_cache(
         # The cached set was built from the same pinned input: bars must match byte for byte.
         for name in ("bars_1m/SYNAA.csv", "bars_1m/SPY.csv", "vix.csv", "reference.csv"):
             assert (cached / name).read_bytes() == (first / name).read_bytes()
+    real = cache.data_set("msft_1m") / "bars_1m/MSFT.csv"
+    if real.is_file():  # the demo's MSFT bars are the real ones, byte for byte
+        assert (first / "bars_1m/MSFT.csv").read_bytes() == real.read_bytes()
 
 
 def test_rerun_on_a_complete_cache_downloads_nothing(
