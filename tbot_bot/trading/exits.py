@@ -123,8 +123,8 @@ class ExitManager:
             price = quote.last
             self.ctx.positions.mark(pos.symbol, price)
             if item.trailing is None:
-                anchor = pos.avg_entry or price
                 side = "short" if pos.side == "short" else "long"
+                anchor = self._extreme_since_fill(pos, side) or pos.avg_entry or price
                 item.trailing = TrailingStopState(side, self.trail_pct, anchor)
             p_eff = effective_pct(self.trail_pct, now, self.tightening_from, self.tightening_factor)
             item.trailing.register_tick(price, p_eff)  # kept current also under a native stop
@@ -145,6 +145,23 @@ class ExitManager:
                 )
                 if reason is not None:
                     self.exit(item, str(reason), now)
+
+    def _extreme_since_fill(self, pos: StrategyPosition, side: str) -> Decimal | None:
+        """Peak (long) or trough (short) of the held instrument since the entry fill, so a
+        restarted runner re-arms the trailing stop where it stood, not at the current price."""
+        if pos.opened_at is None or pos.multiplier != 1:
+            return None
+        try:
+            bars = self.ctx.broker.get_recent_bars([pos.symbol], pos.opened_at).get(pos.symbol)
+        except (BrokerError, NetworkError):
+            return None
+        if not bars:
+            return None
+        extreme = max(b.high for b in bars) if side == "long" else min(b.low for b in bars)
+        fill = pos.avg_entry
+        if fill is None:
+            return extreme
+        return max(extreme, fill) if side == "long" else min(extreme, fill)
 
     def _exit_pending(self, item: Tracked) -> bool:
         ids = item.position.exit_order_ids

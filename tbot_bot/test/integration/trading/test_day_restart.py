@@ -141,3 +141,23 @@ def test_restart_keeps_the_days_first_float_for_the_kill_switch(tbot_home: Path)
     after = day.summary()["totals"]
     assert after["float_at_start"] == first["float_at_start"]
     assert after["daily_loss_threshold"] == first["daily_loss_threshold"]
+
+
+def test_restart_rearms_the_local_trailing_stop_at_the_peak_since_the_fill(
+    tbot_home: Path,
+) -> None:
+    """The peak before the crash (55.00) anchors the re-armed stop (53.90), not the price found
+    at the restart (54.20, which would put the stop at 53.12 and miss the 53.80 drop)."""
+    market = CraftedMarket()
+    market.add("XX", "50.00", gap="0.05")
+    market.step("XX", 20, "52.00")  # breakout: bought at 13:51
+    market.step("XX", 28, "55.00")  # the peak
+    market.step("XX", 32, "54.20")
+    market.step("XX", 38, "53.80")  # below 55.00 x 0.98 = 53.90, above 54.20 x 0.98
+    day = crafted_day(tbot_home, market, ledgers=True, STRATEGY_OVERRIDE="open")
+    _crash_then_restart(day, 34)  # 14:04, after the peak, before the drop
+    day.run(ledger=True)
+    (trade,) = day.trades()
+    assert trade["exit_reason"] == "stop_loss"
+    assert trade["exit_timestamp"] < "2025-07-15T14:30:00.000Z"  # not left to the hard exit
+    _assert_no_order_twice(day)
