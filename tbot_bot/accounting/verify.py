@@ -13,6 +13,8 @@ import os
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from tbot_bot.accounting import chains, coa
 from tbot_bot.accounting.models import Issue
@@ -50,17 +52,33 @@ def verify(
             issues.extend(_issue(code, kind, table, "-", detail) for code, table, detail in drift)
         if any(i.code == "SCHEMA_VERSION" for i in issues):
             return issues  # the other checks assume the expected tables
-        checker = chains.ChainChecker(_workers(conns, workers))
+        parallel = _workers(conns, workers)
+        checker = chains.ChainChecker(parallel)
         for kind, conn in conns.items():
             for table in _CHAINS[kind]:
                 checker.submit(kind, paths[kind], table, conn)
         # While worker processes hash, SQLite (which releases the GIL) runs the other checks.
-        for kind, conn in conns.items():
-            issues.extend(_file_checks(conn, kind, identity, deep))
-        issues.extend(_coa_checks(conns["coa"], conns["ledger"]))
-        issues.extend(_ledger_checks(conns["ledger"]))
-        issues.extend(_lot_checks(conns["ledger"]))
-        issues.extend(_float_checks(conns["float"], conns["ledger"]))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # On a large ledger its page walk (quick_check, foreign_key_check) runs in a thread on
+            # its own read connection, next to the cross-table checks below. Both are
+            # self-contained checks of one file, so their own snapshot is as good as the shared one.
+            ledger_file = (
+                pool.submit(_file_checks_apart, paths["ledger"], identity, deep)
+                if parallel > 1
+                else None
+            )
+            file_issues_at = 0
+            for kind, conn in conns.items():
+                if kind == "ledger" and ledger_file is not None:
+                    file_issues_at = len(issues)
+                    continue
+                issues.extend(_file_checks(conn, kind, identity, deep))
+            issues.extend(_coa_checks(conns["coa"], conns["ledger"]))
+            issues.extend(_ledger_checks(conns["ledger"]))
+            issues.extend(_lot_checks(conns["ledger"]))
+            issues.extend(_float_checks(conns["float"], conns["ledger"]))
+            if ledger_file is not None:  # same place in the list as the serial order
+                issues[file_issues_at:file_issues_at] = ledger_file.result()
         for (kind, table), bad in checker.results().items():
             if bad is not None:
                 issues.append(
@@ -100,6 +118,18 @@ def _issue(
     code: str, db: str, table: str, ref: object, detail: str, severity: str = "error"
 ) -> Issue:
     return Issue(code, severity, db, table, str(ref), detail)
+
+
+def _file_checks_apart(path: Path, identity: BotIdentity, deep: bool) -> list[Issue]:
+    """`_file_checks` of the ledger file on a read connection of its own (runs in a thread)."""
+    conn = connect(path, readonly=True)
+    try:
+        conn.execute("BEGIN")
+        return _file_checks(conn, "ledger", identity, deep)
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        conn.close()
 
 
 def _file_checks(
@@ -308,19 +338,18 @@ def _lot_checks(conn: sqlite3.Connection) -> list[Issue]:
 def _float_checks(float_conn: sqlite3.Connection, ledger: sqlite3.Connection) -> list[Issue]:
     issues: list[Issue] = []
     linked = float_conn.execute(sql("float", "linked_fitids")).fetchall()
-    if linked:
-        known = {str(r[0]) for r in ledger.execute(sql("verify", "ledger_fitids"))}
-        for row_id, event_type, fitid in linked:
-            if fitid not in known:
-                issues.append(
-                    _issue(
-                        "FLOAT_LINK",
-                        "float",
-                        "float_events",
-                        row_id,
-                        f"{event_type} links to missing ledger FITID {fitid[:12]}",
-                    )
+    known = sql("verify", "ledger_fitid_known")
+    for row_id, event_type, fitid in linked:
+        if ledger.execute(known, {"fitid": fitid}).fetchone() is None:
+            issues.append(
+                _issue(
+                    "FLOAT_LINK",
+                    "float",
+                    "float_events",
+                    row_id,
+                    f"{event_type} links to missing ledger FITID {fitid[:12]}",
                 )
+            )
     for row_id, event_type in float_conn.execute(sql("float", "reserve_events_without_allocation")):
         issues.append(
             _issue(

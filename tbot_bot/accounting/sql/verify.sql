@@ -47,8 +47,10 @@ WHERE symbol IS NOT NULL AND account_code IN ('1111', '1112', '2110')
 GROUP BY symbol, account_code
 
 -- name: split_qty_by_symbol
+-- The unary + (a no-op on the value) keeps the planner off le_symbol: walking that index costs a
+-- table lookup per split, a plain scan with a small GROUP BY tree was 3-4x faster on 1M splits.
 SELECT symbol, SUM(qty_e9) FROM ledger_entries
-WHERE qty_e9 IS NOT NULL GROUP BY symbol
+WHERE qty_e9 IS NOT NULL GROUP BY +symbol
 
 -- name: realized_unreversed
 SELECT COALESCE(SUM(c.realized_minor), 0) FROM lot_closures c
@@ -62,8 +64,10 @@ SELECT e.id FROM journal_events e
 WHERE e.event_type <> 'OPENING_BALANCE'
     AND e.DTPOSTED <= (SELECT MIN(DTPOSTED) FROM journal_events WHERE event_type = 'OPENING_BALANCE')
 
--- name: ledger_fitids
-SELECT FITID FROM journal_events
+-- name: ledger_fitid_known
+-- One UNIQUE-index probe per linked float row; loading every FITID of a large ledger into a set
+-- cost more than all the probes of a normal float ledger together.
+SELECT 1 FROM journal_events WHERE FITID = :fitid
 
 -- name: unmapped_open
 SELECT q.id, q.reason_code FROM unmapped_queue q

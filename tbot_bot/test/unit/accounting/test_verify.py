@@ -224,3 +224,19 @@ def test_sqlite_json_object_writes_the_canonical_json_bytes(row: dict[str, objec
     finally:
         conn.close()
     assert text.encode("utf-8") == canonical_json(row)
+
+
+def test_parallel_verify_lists_the_same_issues_in_the_same_order(
+    healthy: BotOutputs, identity: BotIdentity
+) -> None:
+    """With workers > 1 the ledger's quick_check/foreign_key_check run in a thread on their own
+    connection; the issue list must not change, in content or order."""
+    with tamper(healthy) as conn:
+        conn.execute("DELETE FROM entry_seals WHERE event_id = 3")
+        conn.execute("UPDATE audit_trail SET reason = 'x' WHERE id = 7")
+    for deep in (False, True):
+        serial = verify(healthy, identity, deep=deep, workers=1)
+        assert {"INTEGRITY", "UNSEALED_EVENT", "ORPHAN_SPLIT", "HASH_CHAIN_BROKEN"} <= {
+            i.code for i in serial
+        }
+        assert verify(healthy, identity, deep=deep, workers=2) == serial
