@@ -14,6 +14,8 @@
 | `get_clock()` | XNYS exchange calendar |
 | `get_latest_quotes()` / `get_recent_bars()` | snapshots / historical 1-minute bars |
 | `get_vix()` | `Index('VIX', 'CBOE', 'USD')` snapshot, None if unavailable |
+| `get_option_chain()` | `reqSecDefOptParams` of the qualified stock, SMART entry; empty if none |
+| `get_option_quote()` | `reqTickers` snapshot of the qualified `Option`, None if unavailable |
 | `is_shortable()` / `get_moc_imbalance()` | generic ticks 236 / 225 |
 
 Beyond the ABC the runner may use `maintain()` (reconnect + pump, never raises),
@@ -27,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +52,7 @@ from tbot_bot.broker.models import (
     Capabilities,
     FillReport,
     MarketClock,
+    OptionContract,
     OrderReport,
     OrderRequest,
     Position,
@@ -172,6 +175,14 @@ class IbkrBroker(Broker):
 
     def get_vix(self) -> Decimal | None:
         return self._market.vix()
+
+    def get_option_chain(self, underlying: str) -> tuple[list[date], list[Decimal]]:
+        """Expiries and strikes listed at SMART for `underlying` (LongPut); empty: no chain."""
+        return self._market.option_chain(underlying)
+
+    def get_option_quote(self, contract: OptionContract) -> Quote | None:
+        """Snapshot quote of `contract` (per share), or None when IB has no data for us."""
+        return self._market.option_quote(contract)
 
     def is_shortable(self, symbol: str) -> bool:
         return self._market.shortable(symbol)

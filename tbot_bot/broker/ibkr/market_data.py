@@ -1,11 +1,15 @@
-"""Market data over ib_async: quotes, 1-minute bars, VIX, MOC imbalance, shortability, clock.
+"""Market data over ib_async: quotes, 1-minute bars, VIX, MOC imbalance, shortability, clock,
+and the put chain and put quotes LongPut needs.
 
 Contracts are qualified once (conId cached): ib_async keys tickers by conId. Quotes and VIX are
 snapshots (`reqTickers`); MOC imbalance (generic tick 225) and shortability (generic tick 236)
 cannot be snapshotted, so they use a short streaming subscription that is cancelled at once.
 VIX comes from `Index('VIX', 'CBOE', 'USD')` and needs a CBOE index data subscription
 (trading spec §2.3); without one the answer is None, which the CLOSE gate treats per
-`RISK_FAIL_MODE`. The market clock comes from the XNYS exchange calendar, never from settings.
+`RISK_FAIL_MODE`. The option chain comes from `reqSecDefOptParams` on the qualified stock's
+conId (SMART entry), a put's quote from a `reqTickers` snapshot of the qualified `Option`; no
+data or no subscription gives an empty chain or None (logged), never an exception the runner
+would not expect. The market clock comes from the XNYS exchange calendar, never from settings.
 """
 
 from __future__ import annotations
@@ -23,15 +27,17 @@ from ib_async import IB, Contract, Index, RequestError, Ticker
 
 from tbot_bot.broker.ibkr.config import IbkrConfig
 from tbot_bot.broker.ibkr.errors import error_for_exception
+from tbot_bot.broker.ibkr.options import chain_from_ib, option_quote_from_ticker
 from tbot_bot.broker.ibkr.parsing import (
     bar_from_ib,
     ib_decimal,
     index_value,
+    option_to_ib,
     quote_from_ticker,
     stock_contract,
 )
 from tbot_bot.broker.ibkr.session import IbSession
-from tbot_bot.broker.models import MarketClock
+from tbot_bot.broker.models import MarketClock, OptionContract
 from tbot_bot.clock import require_utc
 from tbot_bot.errors import DataError, TbotError
 from tbot_bot.market.bars import Bar, Quote
@@ -144,6 +150,52 @@ class IbMarketData:
             parsed = [bar_from_ib(symbol, bar) for bar in raw]
             result[symbol] = [b for b in parsed if b.ts_utc >= since and b.end_utc <= now]
         return result
+
+    # -- options (LongPut) ----------------------------------------------------------------------
+    def option_chain(self, underlying: str) -> tuple[list[date], list[Decimal]]:
+        """Expiries and strikes listed at SMART for `underlying`; empty when IB has none for us.
+
+        Pacing and connection failures still raise (`RateLimitError`, `NetworkError`): the
+        runner treats those as "cannot answer now" like every other broker call.
+        """
+        try:
+            stock = self._stock(underlying)
+            if stock is None:
+                logger.warning("IBKR knows no stock %s: no option chain", underlying)
+                return [], []
+            ib = self._session.ensure_connected()
+            try:
+                chains = ib.reqSecDefOptParams(stock.symbol, "", "STK", stock.conId)
+            except Exception as exc:
+                context = f"option chain {underlying}"
+                raise error_for_exception(exc, self._config.account, context) from exc
+        except DataError as exc:
+            logger.warning("IBKR option chain of %s unavailable: %s", underlying, exc)
+            return [], []
+        expiries, strikes = chain_from_ib(stock.symbol, chains)
+        if not expiries or not strikes:
+            logger.warning("IBKR lists no SMART option chain for %s", underlying)
+            return [], []
+        return expiries, strikes
+
+    def option_quote(self, contract: OptionContract) -> Quote | None:
+        """Snapshot quote of one option (price per share); None without a contract or data."""
+        name = contract.occ_symbol
+        try:
+            qualified = self.qualify(f"OPT:{name}", option_to_ib(contract))
+            if qualified is None:
+                logger.warning("IBKR knows no option %s", name)
+                return None
+            tickers = self._snapshots(self._session.ensure_connected(), [qualified])
+        except DataError as exc:
+            logger.warning("IBKR quote of option %s unavailable: %s", name, exc)
+            return None
+        quote = (
+            option_quote_from_ticker(contract, tickers[0], self._session.now()) if tickers else None
+        )
+        if quote is None:
+            logger.warning("IBKR sent no two-sided quote for option %s", name)
+        return quote
 
     # -- VIX, imbalance, shortability ----------------------------------------------------------
     def vix(self) -> Decimal | None:

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from ib_async import IB, Client, Contract, ExecutionFilter, Order
 
@@ -234,6 +234,8 @@ class FakeClient(Client):
 
     def _ticks(self, req_id: int, contract: Contract, generic: str) -> list[Callable[[], None]]:
         wrapper, venue, symbol = self.wrapper, self.venue, contract.symbol
+        if contract.secType == "OPT":
+            return self._option_ticks(req_id, contract)
         if contract.secType == "IND":
             if not venue.index_data_subscribed:
                 text = "Requested market data is not subscribed."
@@ -255,6 +257,61 @@ class FakeClient(Client):
             ticks.append(lambda: wrapper.priceSizeTick(req_id, 2, ask, 100.0))
             ticks.append(lambda: wrapper.priceSizeTick(req_id, 4, last, 10.0))
         return ticks
+
+    def _option_ticks(self, req_id: int, contract: Contract) -> list[Callable[[], None]]:
+        """Bid (1), ask (2), last (4) and close (9) of an option; a missing price sends no tick."""
+        wrapper = self.wrapper
+        if not self.venue.option_data_subscribed:
+            text = "Requested market data is not subscribed."
+            return [lambda: wrapper.error(req_id, 354, text, "")]
+        prices = self.venue.option_quotes.get(self.venue.occ_symbol(contract), ())
+        ticks: list[Callable[[], None]] = []
+        for tick_type, price in zip((1, 2, 4, 9), prices, strict=False):
+            if price is not None:
+                ticks.append(self._price_tick(req_id, tick_type, float(price)))
+        return ticks
+
+    def _price_tick(self, req_id: int, tick_type: int, price: float) -> Callable[[], None]:
+        return lambda: self.wrapper.priceSizeTick(req_id, tick_type, price, 1.0)
+
+    def reqSecDefOptParams(  # noqa: N802
+        self,
+        reqId: int,  # noqa: N803
+        underlyingSymbol: str,  # noqa: N803
+        futFopExchange: str,  # noqa: N803
+        underlyingSecType: str,  # noqa: N803
+        underlyingConId: int,  # noqa: N803
+    ) -> None:
+        """One `OptionChain` per stored entry, as TWS answers for the underlying's conId."""
+        self._request()
+        venue = self.venue
+        venue.secdef_requests.append(
+            (underlyingSymbol, futFopExchange, underlyingSecType, underlyingConId)
+        )
+        if self._refused(reqId):
+            return
+        if underlyingConId != venue.stock_con_id(underlyingSymbol):
+            text = "No security definition has been found for the request"
+            self.batch([lambda: self.wrapper.error(reqId, 200, text, "")])
+            return
+        chains = venue.option_chains.get(underlyingSymbol, [])
+
+        def reply() -> None:
+            for c in chains:
+                # The decoder hands the wrapper the conId as wire text, strikes as floats.
+                con_id = cast(Any, str(underlyingConId))
+                self.wrapper.securityDefinitionOptionParameter(
+                    reqId,
+                    c.exchange,
+                    con_id,
+                    c.tradingClass,
+                    c.multiplier,
+                    list(c.expirations),
+                    list(c.strikes),
+                )
+            self.wrapper.securityDefinitionOptionParameterEnd(reqId)
+
+        self.batch([reply])
 
     def cancelMktData(self, reqId: int) -> None:  # noqa: N802, N803
         self.deliver()

@@ -16,6 +16,10 @@ Fault scripts (each acts on the next order requests, or the next requests for ra
 - `go_offline()`: the socket drops and connections are refused until `reachable` again;
 - `client_id_in_use`: the next connect is refused with error 326;
 - `withhold_commissions`: commission reports of new fills never arrive.
+
+Options: `option_chains` holds what `reqSecDefOptParams` answers per underlying (ib_async
+`OptionChain` objects), `option_quotes` the snapshot ticks per OCC symbol (bid, ask, last,
+close; None sends no tick) and `option_data_subscribed` = False answers snapshots with 354.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from ib_async import (
     Contract,
     ContractDetails,
     Execution,
+    OptionChain,
     Order,
     OrderState,
     RequestError,
@@ -116,6 +121,10 @@ class FakeIbVenue:
     imbalances: dict[str, int] = field(default_factory=dict)
     shortable_ticks: dict[str, float] = field(default_factory=dict)
     unknown_symbols: set[str] = field(default_factory=set)
+    option_chains: dict[str, list[OptionChain]] = field(default_factory=dict)
+    option_quotes: dict[str, tuple[Decimal | None, ...]] = field(default_factory=dict)
+    option_data_subscribed: bool = True
+    secdef_requests: list[tuple[str, str, str, int]] = field(default_factory=list)
     orders: dict[int, VenueOrder] = field(default_factory=dict)
     executions: list[tuple[Contract, Execution, CommissionReport]] = field(default_factory=list)
     positions: dict[int, VenuePosition] = field(default_factory=dict)
@@ -149,7 +158,28 @@ class FakeIbVenue:
     def is_known(self, contract: Contract) -> bool:
         if contract.secType == "IND":
             return contract.symbol in self.index_values or contract.symbol == "VIX"
-        return contract.symbol not in self.unknown_symbols
+        if contract.symbol in self.unknown_symbols:
+            return False
+        if contract.secType == "OPT" and contract.symbol in self.option_chains:
+            return self._listed(contract)
+        return True
+
+    def _listed(self, contract: Contract) -> bool:
+        """An option exists when a SMART chain of its underlying lists its expiry and strike."""
+        return any(
+            chain.exchange == "SMART"
+            and contract.lastTradeDateOrContractMonth in chain.expirations
+            and contract.strike in chain.strikes
+            for chain in self.option_chains[contract.symbol]
+        )
+
+    def stock_con_id(self, symbol: str) -> int:
+        """The conId `qualified` gives the SMART stock `symbol`."""
+        return self.qualified(Contract(secType="STK", symbol=symbol)).conId
+
+    def occ_symbol(self, contract: Contract) -> str:
+        """The OCC key of an option contract (its local symbol without padding)."""
+        return self.qualified(contract).localSymbol.replace(" ", "")
 
     def details(self, contract: Contract) -> ContractDetails:
         return ContractDetails(contract=self.qualified(contract), minTick=0.01)
