@@ -116,7 +116,7 @@ def print_demo(console: Console, demo: DemoResult) -> None:
         "losses",
         "top blocks",
     ):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for name, stats in summary.get("strategies", {}).items():
         blocks = sorted(stats["blocks"].items(), key=lambda kv: -kv[1])[:3]
         table.add_row(
@@ -144,9 +144,8 @@ def print_demo(console: Console, demo: DemoResult) -> None:
         f"{totals.get('realized_pnl')}  fees: {totals.get('fees')}  open at close: "
         f"{len(summary.get('open_positions_at_close', []))}"
     )
-    files = Table(title="Output files")
-    files.add_column("item")
-    files.add_column("path")
+    console.print("[bold]Output files[/bold]")
+    width = max(len(name) for name in demo.outputs)
     for name, path in demo.outputs.items():
-        files.add_row(name, str(path))
-    console.print(files)
+        # One line per file, never cut or wrapped inside the path: it can be copied as is.
+        console.print(f"  {name:<{width}}  {path}", soft_wrap=True, highlight=False)
