@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tbot_bot.accounting.codec import snapshot_stamp
@@ -20,6 +21,7 @@ from tbot_bot.config.fileio import PRIVATE_DIR_MODE, ensure_dir, fsync_dir
 from tbot_bot.config.path_resolver import RuntimePaths
 
 BACKUP_PAGES = 1024
+_STAMP = re.compile(r"_(\d{8}T\d{9}Z)_")  # the stamp inside a snapshot file name
 _CHUNK = 1 << 20
 
 
@@ -74,3 +76,24 @@ def take(
         target = paths.ledger_snapshot_file(identity, kind, stamp, sync_run_id)
         taken.append(Snapshot(kind, target, backup_to(conn, target)))
     return taken
+
+
+def prune(paths: RuntimePaths, identity: str, *, now: datetime, retention_days: int) -> list[Path]:
+    """Delete this bot's snapshots older than `retention_days` (LEDGER_SNAPSHOT_RETENTION_DAYS).
+
+    The age comes from the stamp in the file name, not the file's mtime, so a copied or restored
+    folder keeps its history. Files whose name does not parse are left alone.
+    """
+    folder = paths.ledger_snapshots_dir
+    if retention_days < 1 or not folder.is_dir():
+        return []
+    cutoff = snapshot_stamp(now - timedelta(days=retention_days))
+    removed: list[Path] = []
+    for path in sorted(folder.glob(f"{identity}_BOT_*.db")):
+        match = _STAMP.search(path.name)
+        if match is not None and match.group(1) < cutoff:
+            path.unlink()
+            removed.append(path)
+    if removed:
+        fsync_dir(folder)
+    return removed

@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tbot_bot.accounting.snapshots import prune as prune_snapshots
 from tbot_bot.broker.base import Broker
 from tbot_bot.clock import Clock, iso_utc
 from tbot_bot.config import error_handler_bot
@@ -92,6 +93,13 @@ class DayRunner:
                 result.phases[phase.name] = (status, reason)
                 self._write_summary(ctx, final=False)
             result.summary = self._write_summary(ctx, final=True)
+            if self.ledger is not None:  # LEDGER_SNAPSHOT_RETENTION_DAYS (accounting spec §8.4)
+                prune_snapshots(
+                    self.paths,
+                    self.identity,
+                    now=self.clock.now_utc(),
+                    retention_days=int(self.settings.LEDGER_SNAPSHOT_RETENTION_DAYS),
+                )
         finally:
             ctx.orders.journal.close()
         return result
