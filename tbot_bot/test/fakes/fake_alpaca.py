@@ -20,7 +20,6 @@ from typing import Any
 from werkzeug import Request, Response
 
 from tbot_bot.broker.alpaca.adapter import create
-from tbot_bot.broker.base import Broker
 from tbot_bot.clock import Clock, FakeClock
 from tbot_bot.test.fakes.fake_alpaca_payloads import (
     FINAL_STATUSES,
@@ -34,7 +33,7 @@ from tbot_bot.test.fakes.fake_alpaca_payloads import (
     stamp,
     trade_json,
 )
-from tbot_bot.test.fakes.venue import VenueServer, json_response
+from tbot_bot.test.fakes.venue import VenueHarness, VenueServer, json_response
 
 API_KEY = "PKFAKEKEY0000000TEST"
 SECRET_KEY = "fake-secret-for-tests-only"
@@ -344,15 +343,13 @@ def _activity_instant(row: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(f"{row['date']}T00:00:00+00:00")
 
 
-class AlpacaHarness:
+class AlpacaHarness(VenueHarness):
     """The broker contract harness for ALPACA (see broker_contract/harness.py)."""
 
     name = "ALPACA"
 
-    def __init__(self, venue: FakeAlpaca, timeout_s: float = 0.5) -> None:
-        self.venue = venue
-        self.timeout_s = timeout_s
-        venue.hold_s = timeout_s * 2.5
+    venue: FakeAlpaca
+    factory = staticmethod(create)
 
     def credentials(self) -> dict[str, str]:
         return {
@@ -362,13 +359,6 @@ class AlpacaHarness:
             "BROKER_SECRET_KEY": SECRET_KEY,
         }
 
-    def make_broker(self) -> Broker:
-        broker = create(
-            self.credentials(), settings={}, clock=self.venue.clock, timeout_s=self.timeout_s
-        )
-        broker.connect()
-        return broker
-
     def venue_order_ids(self, client_order_id: str) -> list[str]:
         return [o.id for o in self.venue.orders if o.client_order_id == client_order_id]
 
@@ -377,22 +367,3 @@ class AlpacaHarness:
 
     def venue_cancel(self, client_order_id: str) -> None:
         self.venue._set_status(self.venue.order_for(client_order_id), "canceled")
-
-    def script_reject_next_submit(self, reason: str) -> None:
-        self.venue.faults.reject_next_submit = reason
-
-    def script_timeout_after_accept(self) -> None:
-        self.venue.faults.timeout_next_submit = True
-
-    def script_server_errors(self, count: int, accept_first: bool) -> None:
-        self.venue.faults.server_errors = count
-        self.venue.faults.accept_first = accept_first
-
-    def script_rate_limit(self, count: int) -> None:
-        self.venue.faults.rate_limits = count
-
-    def script_disconnect(self) -> None:
-        self.venue.faults.offline = True
-
-    def restore_connection(self) -> None:
-        self.venue.faults.offline = False

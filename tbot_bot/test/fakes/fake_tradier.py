@@ -20,10 +20,9 @@ from zoneinfo import ZoneInfo
 
 from werkzeug import Request, Response
 
-from tbot_bot.broker.base import Broker
 from tbot_bot.broker.tradier.adapter import create
 from tbot_bot.clock import Clock, FakeClock
-from tbot_bot.test.fakes.venue import VenueServer, json_response
+from tbot_bot.test.fakes.venue import VenueHarness, VenueServer, json_response
 
 TOKEN = "fake-tradier-token-for-tests"
 ACCOUNT = "VA00000001"
@@ -372,15 +371,13 @@ class FakeTradier(VenueServer):
                 order.status, order.transaction_date = "canceled", self.clock.now_utc()
 
 
-class TradierHarness:
+class TradierHarness(VenueHarness):
     """The broker contract harness for TRADIER (see broker_contract/harness.py)."""
 
     name = "TRADIER"
 
-    def __init__(self, venue: FakeTradier, timeout_s: float = 0.5) -> None:
-        self.venue = venue
-        self.timeout_s = timeout_s
-        venue.hold_s = timeout_s * 2.5
+    venue: FakeTradier
+    factory = staticmethod(create)
 
     def credentials(self) -> dict[str, str]:
         return {
@@ -388,13 +385,6 @@ class TradierHarness:
             "BROKER_TOKEN": TOKEN,
             "BROKER_ACCOUNT_NUMBER": ACCOUNT,
         }
-
-    def make_broker(self) -> Broker:
-        broker = create(
-            self.credentials(), settings={}, clock=self.venue.clock, timeout_s=self.timeout_s
-        )
-        broker.connect()
-        return broker
 
     def venue_order_ids(self, client_order_id: str) -> list[str]:
         return [str(o.id) for o in self.venue.orders_tagged(client_order_id)]
@@ -404,22 +394,3 @@ class TradierHarness:
 
     def venue_cancel(self, client_order_id: str) -> None:
         self.venue.cancel(client_order_id)
-
-    def script_reject_next_submit(self, reason: str) -> None:
-        self.venue.faults.reject_next_submit = reason
-
-    def script_timeout_after_accept(self) -> None:
-        self.venue.faults.timeout_next_submit = True
-
-    def script_server_errors(self, count: int, accept_first: bool) -> None:
-        self.venue.faults.server_errors = count
-        self.venue.faults.accept_first = accept_first
-
-    def script_rate_limit(self, count: int) -> None:
-        self.venue.faults.rate_limits = count
-
-    def script_disconnect(self) -> None:
-        self.venue.faults.offline = True
-
-    def restore_connection(self) -> None:
-        self.venue.faults.offline = False

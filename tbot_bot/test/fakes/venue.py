@@ -179,3 +179,48 @@ class VenueServer:
         if hold:
             time.sleep(self.hold_s)  # the order has landed; the answer comes too late
         return response
+
+
+class VenueHarness:
+    """The contract-harness methods every HTTP venue shares (broker_contract/harness.py).
+
+    Subclasses set `name` and `factory` (the adapter's create) and give `credentials`,
+    `venue_order_ids`, `venue_fill` and `venue_cancel`; the fault scripts are the same for all.
+    """
+
+    name = "HTTP"
+    factory: Callable[..., Any]  # the adapter's `create`, as a staticmethod
+
+    def __init__(self, venue: Any, timeout_s: float = 0.5) -> None:
+        self.venue = venue
+        self.timeout_s = timeout_s
+        venue.hold_s = timeout_s * 2.5  # a "timeout after accept" outlasts the client timeout
+
+    def credentials(self) -> dict[str, str]:
+        raise NotImplementedError("VenueHarness.credentials")
+
+    def make_broker(self) -> Any:
+        broker = self.factory(
+            self.credentials(), settings={}, clock=self.venue.clock, timeout_s=self.timeout_s
+        )
+        broker.connect()
+        return broker
+
+    def script_reject_next_submit(self, reason: str) -> None:
+        self.venue.faults.reject_next_submit = reason
+
+    def script_timeout_after_accept(self) -> None:
+        self.venue.faults.timeout_next_submit = True
+
+    def script_server_errors(self, count: int, accept_first: bool) -> None:
+        self.venue.faults.server_errors = count
+        self.venue.faults.accept_first = accept_first
+
+    def script_rate_limit(self, count: int) -> None:
+        self.venue.faults.rate_limits = count
+
+    def script_disconnect(self) -> None:
+        self.venue.faults.offline = True
+
+    def restore_connection(self) -> None:
+        self.venue.faults.offline = False
