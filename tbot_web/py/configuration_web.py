@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from tbot_bot.config.key_rotation import expand_scope, rotate
 from tbot_bot.config.redact import redact_text
 from tbot_bot.errors import ConfigError
+from tbot_bot.runtime.requests import submit_request
 from tbot_web.py.login_web import rate_limit
 from tbot_web.support import events
 from tbot_web.support.bootstrap import BootstrapError, build_settings_record, run_bootstrap
@@ -40,7 +41,6 @@ from tbot_web.support.config_form import (
 from tbot_web.support.context import WebContext, ctx
 from tbot_web.support.guard import setup_route
 from tbot_web.support.launcher import setup_token_matches
-from tbot_web.support.requests_channel import submit_request
 from tbot_web.support.routing import Phase
 from tbot_web.support.runtime_files import read_json_object
 from tbot_web.support.web_session import flash
@@ -217,7 +217,7 @@ def _save_changes(
     )
     _rotate_after_save(context, changed, actor)
     if "network_config" in changed:
-        submit_request(context, "restart_web", actor)
+        submit_request(context.paths, "restart_web", None, actor, clock=context.clock)
     return changed
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from tbot_bot.runtime.requests import submit_request
 from tbot_web.py.login_web import rate_limit
 from tbot_web.support import events
 from tbot_web.support.context import ctx, db
 from tbot_web.support.events import client_ip
 from tbot_web.support.guard import setup_route
 from tbot_web.support.launcher import delete_setup_token, setup_token_matches
-from tbot_web.support.requests_channel import submit_request
 from tbot_web.support.routing import Phase
 from tbot_web.support.users import Actor, UserError, create_first_admin
 
@@ -60,5 +60,5 @@ def register() -> Response | str | tuple[str, int]:
     manager = context.state_manager()
     if manager.get_state() == "registration":
         manager.set_state("started", "first admin registered", ACTOR)
-    submit_request(context, "restart_web", ACTOR)
+    submit_request(context.paths, "restart_web", None, ACTOR, clock=context.clock)
     return redirect(url_for("login.login"), code=303)

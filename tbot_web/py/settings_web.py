@@ -32,10 +32,10 @@ from tbot_bot.config.secrets_manager import canonical_json
 from tbot_bot.config.settings_catalogue import CATALOGUE, DEPRECATED_KEYS, KEYS, SECTIONS
 from tbot_bot.config.settings_schema import validate_settings
 from tbot_bot.errors import ConfigError
+from tbot_bot.runtime.requests import submit_request
 from tbot_web.support import events
 from tbot_web.support.context import WebContext, ctx, db
 from tbot_web.support.guard import require
-from tbot_web.support.requests_channel import submit_request
 from tbot_web.support.sessions import end_all_sessions
 from tbot_web.support.web_session import flash
 
@@ -198,7 +198,9 @@ def rotate_keys() -> Response:
     if "flask_secret" in present:
         # New cookie-signing key from now on; main also restarts the web to be sure.
         current_app.secret_key = context.secrets.read_keys("flask_secret")[0]
-        submit_request(context, "restart_web", f"web:{g.user['username']}")
+        submit_request(
+            context.paths, "restart_web", None, f"web:{g.user['username']}", clock=context.clock
+        )
     if {"login", "flask_secret"} & set(present):
         end_all_sessions(db("SYSTEM_USERS.db"), "session_key_rotation")
         return redirect(url_for("login.login"), code=303)
