@@ -33,7 +33,7 @@ from tbot_bot.runtime import status_files
 from tbot_bot.runtime.bot_state_manager import SETUP_STATES, BotStateManager
 from tbot_bot.runtime.control_flags import flags_summary
 from tbot_bot.runtime.provisioning import create_skeleton
-from tbot_bot.runtime.requests import process_ledger_requests
+from tbot_bot.runtime.requests import process_ledger_requests, write_result
 
 logger = logging.getLogger(__name__)
 MAX_BACKOFF_S = 60
@@ -204,17 +204,14 @@ class Supervisor:
                 continue
             if request.get("type") != "restart_web" or "web" not in self.children:
                 continue
-            self._terminate(self.children["web"])
-            result = {
-                "id": request.get("id"),
-                "status": "done",
-                "started_utc": iso_utc(now),
-                "ended_utc": iso_utc(self.clock.now_utc()),
-                "message": "web restarted",
-            }
+            web = self.children["web"]
+            self._terminate(web)  # a requested restart: no backoff, not counted as a crash
+            web.process = self.spawn(web.command)
+            self._log("child_started", f"web restarted on request (pid {web.process.pid})")
+            result = write_result(
+                self.paths, self.clock, path.stem, path, iso_utc(now), "done", "web restarted"
+            )
             status_files.write_json(self.paths, "main.json", {"last_request": result})
-            path.with_name(path.stem + ".result.json").write_text(json.dumps(result))
-            path.unlink()
 
     def merge_status(self, now: datetime) -> dict[str, Any]:
         manager = SecretsManager(self.paths)

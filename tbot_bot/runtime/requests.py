@@ -200,17 +200,32 @@ def _run_one(paths: RuntimePaths, clock: Clock, books: Books, item: LedgerReques
 def _finish(
     paths: RuntimePaths, clock: Clock, item: LedgerRequest, started: str, status: str, message: str
 ) -> None:
+    write_result(paths, clock, item.id, item.path, started, status, message)
+
+
+def write_result(
+    paths: RuntimePaths,
+    clock: Clock,
+    request_id: str,
+    request_path: Path,
+    started_utc: str,
+    status: str,
+    message: str,
+) -> dict[str, Any]:
+    """Answer a request: `<id>.result.json` written atomically first, then the request removed
+    (so a request that already has a result is never run again)."""
     result = {
-        "id": item.id,
+        "id": request_id,
         "status": status,
-        "started_utc": started,
+        "started_utc": started_utc,
         "ended_utc": iso_utc(clock.now_utc()),
         "message": message,
     }
     atomic_write_text(
-        paths.request_file(item.id, result=True), json.dumps(result) + "\n", PRIVATE_FILE_MODE
+        paths.request_file(request_id, result=True), json.dumps(result) + "\n", PRIVATE_FILE_MODE
     )
-    item.path.unlink(missing_ok=True)
+    request_path.unlink(missing_ok=True)
+    return result
 
 
 # -- reading request files -----------------------------------------------------------------------

@@ -155,3 +155,25 @@ def test_single_runner_lock() -> None:
             locks.acquire(lock)
     finally:
         lock.unlink()
+
+
+def test_restart_web_request_restarts_the_web_child_and_is_answered() -> None:
+    from tbot_bot.runtime.requests import read_result, submit_request
+
+    paths = RuntimePaths.for_home()
+    clock = FakeClock(T0)
+    sup = Supervisor(paths, clock=clock, commands={"web": _sleeping_child()})
+    sup.step(clock.now_utc())
+    first = sup.children["web"].process
+    request_id = submit_request(paths, "restart_web", None, "test", clock=clock)
+    sup.step(clock.now_utc())  # handled: the web child is stopped and started again at once
+    assert first is not None
+    assert first.poll() is not None
+    assert sup.children["web"].alive()
+    assert sup.children["web"].process is not first
+    assert len(sup.children["web"].restarts) == 0  # a requested restart is not a crash
+    result = read_result(paths, request_id)
+    assert result is not None
+    assert result["status"] == "done"
+    assert not paths.request_file(request_id).exists()
+    sup.shutdown()
