@@ -77,7 +77,7 @@ def record_status(paths: RuntimePaths, status: str, step: str, detail: str = "")
     ensure_dir(paths.status_dir, OUTPUT_DIR_MODE)
     body = {"status": status, "step": step, "detail": detail, "utc": now}
     atomic_write_bytes(
-        paths.status_dir / "provisioning_status.json", canonical_json(body), OUTPUT_FILE_MODE
+        paths.status_file("provisioning_status.json"), canonical_json(body), OUTPUT_FILE_MODE
     )
     ensure_dir(paths.global_logs_dir, OUTPUT_DIR_MODE)
     append_json_line(
