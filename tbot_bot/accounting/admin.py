@@ -7,12 +7,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tbot_bot.accounting import audit, coa
 from tbot_bot.accounting.cash_rules import activity_drafts
-from tbot_bot.accounting.codec import corrected_fitid, ny_trading_day, parse_ts_text
-from tbot_bot.accounting.corrections import reclass_draft, reversal_draft
+from tbot_bot.accounting.codec import (
+    corrected_fitid,
+    format_minor,
+    ny_trading_day,
+    parse_ts_text,
+    plain_decimal,
+    to_minor_exact,
+)
+from tbot_bot.accounting.corrections import (
+    adjustment_draft,
+    load_adjustable_lot,
+    reclass_draft,
+    reversal_draft,
+)
 from tbot_bot.accounting.intake import live_events, store_record
 from tbot_bot.accounting.models import NormalizedRecord, OpeningPosition, PostResult, PostStatus
 from tbot_bot.accounting.opening import opening_draft
@@ -57,6 +70,72 @@ def reclass(
             dtposted=books.now_text(),
         )
         return books.write_events([draft], actor=actor)
+
+
+def adjust_opening_basis(
+    books: Books, lot_id: int, new_basis: Decimal, *, reason: str, actor: str
+) -> PostResult:
+    """ADJUSTMENT of an opening-balance lot to `new_basis` (§4.2, §6.4, §8.4).
+
+    `new_basis` is the money basis the lot's remaining quantity should carry (for a lot nothing
+    has closed yet, its whole basis), in the lot's currency; more decimals than its minor unit
+    are refused, never rounded. One transaction: the event, its `lot_adjustments` row and the
+    EVENT_POSTED and ADJUSTMENT audit rows commit together or not at all.
+    """
+    books.require_session()
+    books.require_active()
+    if not isinstance(new_basis, Decimal) or not new_basis.is_finite():
+        raise LedgerError(f"ADJUSTMENT: new basis {new_basis!r} must be a finite Decimal")
+    if not reason.strip():
+        raise LedgerError("ADJUSTMENT: a reason is required")
+    with transaction(books.ledger):
+        lot = load_adjustable_lot(books.ledger, lot_id)
+        currency = str(lot["currency_code"])
+        minor_unit = int(books.currencies[currency])
+        new_minor = to_minor_exact(new_basis, minor_unit)
+        if Decimal(new_minor).scaleb(-minor_unit) != new_basis:
+            raise LedgerError(
+                f"ADJUSTMENT: new basis {plain_decimal(new_basis)} has more decimals than "
+                f"{currency} allows ({minor_unit})"
+            )
+        draft = adjustment_draft(
+            books.ledger,
+            books.identity.string,
+            lot_id,
+            new_basis_minor=new_minor,
+            reason=reason,
+            dtposted=books.now_text(),
+        )
+        result = books.write_events([draft], actor=actor)
+        if not result.posted:  # n is the first free number, so only a logic error lands here
+            raise LedgerError(f"ADJUSTMENT {draft.fitid[:12]} already exists")
+        meta = draft.metadata
+        audit.append(
+            books.ledger,
+            "audit_trail",
+            ts_utc=books.now_text(),
+            event_type="ADJUSTMENT",
+            actor=actor,
+            source="correction",
+            related_table="lots",
+            related_id=str(lot_id),
+            group_id=draft.group_id,
+            fitid=draft.fitid,
+            sync_run_id=books.require_session().sync_run_id,
+            mapping_version=books.mapping.version,
+            before_json={
+                "basis_remaining": format_minor(int(meta["old_basis_minor"]), minor_unit),
+                "est_basis": bool(lot["est_basis"]),
+            },
+            after_json={"basis_remaining": format_minor(int(meta["new_basis_minor"]), minor_unit)},
+            reason=reason,
+            extra_json={
+                "target_fitid": meta["target"],
+                "basis_delta_minor": meta["basis_delta_minor"],
+                "lot_reason": "ob_correction",
+            },
+        )
+    return result
 
 
 def correct(books: Books, record: NormalizedRecord, *, reason: str, actor: str) -> PostResult:

@@ -14,6 +14,7 @@ import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from tbot_bot.accounting import audit, coa
@@ -279,6 +280,13 @@ class Books:
         from tbot_bot.accounting import admin
 
         return admin.reclass(self, fitid, leg_no, new_code, reason=reason, actor=actor)
+
+    def adjust_opening_basis(
+        self, lot_id: int, new_basis: Decimal, *, reason: str, actor: str
+    ) -> PostResult:
+        from tbot_bot.accounting import admin
+
+        return admin.adjust_opening_basis(self, lot_id, new_basis, reason=reason, actor=actor)
 
     def correct(self, record: NormalizedRecord, *, reason: str, actor: str) -> PostResult:
         from tbot_bot.accounting import admin

@@ -1,20 +1,23 @@
-"""Corrections: REVERSAL and RECLASS drafts (accounting spec §4.2, §5.4, §8.4).
+"""Corrections: REVERSAL, RECLASS and ADJUSTMENT drafts (accounting spec §4.2, §5.4, §6.4, §8.4).
 
 Posted rows never change. A wrong event is reversed (every leg negated, same account, symbol and
 lot) and, if needed, replaced by a new event; a wrong non-position account is fixed by a RECLASS
-event. These builders read the target inside the writer's transaction and return drafts.
+event; an estimated opening-balance basis is fixed by an ADJUSTMENT event plus a `lot_adjustments`
+row. These builders read the target inside the writer's transaction and return drafts.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import timedelta
 from typing import Any
 
 from tbot_bot.accounting.coa import PROTECTED_FROM_RECLASS
-from tbot_bot.accounting.codec import fitid_group_id, internal_fitid, sha256_hex
+from tbot_bot.accounting.codec import fitid_group_id, internal_fitid, parse_ts_text, sha256_hex
 from tbot_bot.accounting.drafts import AdjustmentRow, Draft, Leg, negate
 from tbot_bot.accounting.sqlfiles import sql
+from tbot_bot.clock import iso_utc
 from tbot_bot.errors import LedgerError
 
 _OPPOSITE_AGGREGATE = {
@@ -90,6 +93,12 @@ def reversal_draft(
         raise LedgerError("a REVERSAL cannot itself be reversed; post a new event instead")
     if target["event_type"] == "OPENING_BALANCE":
         raise LedgerError("the opening balance is corrected by ADJUSTMENT events, not reversed")
+    if target["event_type"] == "ADJUSTMENT":
+        # Reversing one would negate its legs without undoing its `lot_adjustments` row (lots and
+        # ledger would disagree); a wrong basis fix is itself fixed by a further ADJUSTMENT.
+        raise LedgerError(
+            "an ADJUSTMENT is not reversed; post another ADJUSTMENT of the lot to the right basis"
+        )
     body = negate(load_legs(conn, int(target["id"])))
     cash = sum(leg.amount_minor for leg in body if leg.account == "1030")
     trntype = "DEBIT" if cash < 0 else "CREDIT" if cash > 0 else "OTHER"
@@ -152,12 +161,7 @@ def reclass_draft(
     if new_code == wrong.account:
         raise LedgerError("RECLASS to the same account changes nothing")
     prefix = f"{target_fitid}|RECLASS|"
-    n = 1
-    while conn.execute(
-        sql("ledger_write", "fitid_exists"),
-        {"fitid": internal_fitid(bot_identity, "RECLASS", f"{prefix}{n}")},
-    ).fetchone():
-        n += 1
+    n = _next_number(conn, bot_identity, "RECLASS", prefix)
     fitid = internal_fitid(bot_identity, "RECLASS", f"{prefix}{n}")
     return Draft(
         fitid=fitid,
@@ -176,4 +180,116 @@ def reclass_draft(
         symbol=target["symbol"],
         metadata={"reason": reason, "target": target_fitid, "leg_no": leg_no},
         memo=f"reclass={target_fitid}:{leg_no}",
+    )
+
+
+def _next_number(conn: sqlite3.Connection, bot_identity: str, event_type: str, prefix: str) -> int:
+    """The first n whose internal FITID `{prefix}{n}` is unused (1, 2, ...)."""
+    n = 1
+    while conn.execute(
+        sql("ledger_write", "fitid_exists"),
+        {"fitid": internal_fitid(bot_identity, event_type, f"{prefix}{n}")},
+    ).fetchone():
+        n += 1
+    return n
+
+
+def load_adjustable_lot(conn: sqlite3.Connection, lot_id: int) -> dict[str, Any]:
+    """An opening-balance lot that is still open, with its remaining qty and basis.
+
+    Raises LedgerError for an unknown lot, a lot of any other source (those are fixed by a
+    REVERSAL of their event and a new event) and a lot with nothing left open (its gain is
+    already realized against the old basis: reverse the closing events first).
+    """
+    row = conn.execute(sql("ledger_write", "adjustable_lot"), {"lot_id": lot_id}).fetchone()
+    if row is None:
+        raise LedgerError(f"ADJUSTMENT: no lot with id {lot_id}")
+    lot = dict(row)
+    if lot["source"] != "opening_balance":
+        raise LedgerError(
+            f"ADJUSTMENT: lot {lot_id} has source {lot['source']!r}; only opening_balance lots "
+            "get basis fixes, correct this one with a REVERSAL of its event and a new event"
+        )
+    if int(lot["qty_remaining_e9"]) <= 0:
+        raise LedgerError(
+            f"ADJUSTMENT: lot {lot_id} ({lot['symbol']}) is fully closed; reverse its closing "
+            "events first, then adjust the basis and post them again"
+        )
+    return lot
+
+
+def adjustment_draft(
+    conn: sqlite3.Connection,
+    bot_identity: str,
+    lot_id: int,
+    *,
+    new_basis_minor: int | None = None,
+    delta_minor: int | None = None,
+    reason: str,
+    dtposted: str,
+) -> Draft:
+    """ADJUSTMENT of an opening-balance lot's basis by a signed d (§4.2, §5.1, §6.4).
+
+    Give exactly one of `new_basis_minor` (the basis the lot's remaining quantity should carry)
+    or `delta_minor` (d). Long lot: 1111/1112 +d [sym] against 3030 -d; short lot: 3030 +d
+    against 2110 -d [sym]; a negative d flips both legs. The lot row never changes: a
+    `lot_adjustments` row (qty 0, basis d, reason `ob_correction`) moves its remaining basis, and
+    the event's metadata keeps the old and new basis (tag EST_BASIS_FIXED when the OB estimated
+    it). FITID = internal `{OB FITID}|ADJ|{n}`, n = 1, 2, ... per target OB event.
+    """
+    if (new_basis_minor is None) == (delta_minor is None):
+        raise LedgerError("ADJUSTMENT needs exactly one of new_basis_minor or delta_minor")
+    lot = load_adjustable_lot(conn, lot_id)
+    old_basis = int(lot["basis_remaining_minor"])
+    delta = delta_minor if delta_minor is not None else int(new_basis_minor or 0) - old_basis
+    if delta == 0:
+        raise LedgerError(
+            f"ADJUSTMENT: lot {lot_id} already has basis {old_basis}; nothing to adjust"
+        )
+    new_basis = old_basis + delta
+    if new_basis < 0:
+        raise LedgerError(
+            f"ADJUSTMENT: lot {lot_id} basis {old_basis} + {delta} = {new_basis}; "
+            "a basis must stay >= 0"
+        )
+    symbol, target = str(lot["symbol"]), str(lot["opened_fitid"])
+    if lot["side"] == "long":
+        account = "1112" if lot["instrument"] == "option" else "1111"
+        body = (Leg(account, delta, symbol, lot_id=lot_id), Leg("3030", -delta))
+    else:
+        body = (Leg("3030", delta), Leg("2110", -delta, symbol, lot_id=lot_id))
+    prefix = f"{target}|ADJ|"
+    n = _next_number(conn, bot_identity, "ADJUSTMENT", prefix)
+    fitid = internal_fitid(bot_identity, "ADJUSTMENT", f"{prefix}{n}")
+    # Never dated at or before the OB itself (verify's OB_ORDER check).
+    after_ob = iso_utc(parse_ts_text(str(lot["opened_dtposted"])) + timedelta(milliseconds=1))
+    estimated = bool(lot["est_basis"])
+    return Draft(
+        fitid=fitid,
+        group_id=fitid_group_id(bot_identity, fitid),
+        event_type="ADJUSTMENT",
+        trntype="OTHER",
+        ofx_aggregate="NONE",
+        ofx_subtype=None,
+        dtposted=max(dtposted, after_ob),
+        currency=str(lot["currency_code"]),
+        action="other",
+        position_effect="none",
+        source="correction",
+        content_hash=sha256_hex(f"ADJUSTMENT|{target}|{lot_id}|{delta}|{n}"),
+        legs=body,
+        symbol=symbol,
+        tags=("EST_BASIS_FIXED",) if estimated else (),
+        metadata={
+            "reason": reason,
+            "target": target,
+            "lot_id": lot_id,
+            "adjustment_no": n,
+            "old_basis_minor": old_basis,
+            "new_basis_minor": new_basis,
+            "basis_delta_minor": delta,
+            "est_basis": estimated,
+        },
+        memo=f"ob_correction lot={lot_id} basis {old_basis}->{new_basis}",
+        adjustments=(AdjustmentRow(lot_id, 0, delta, "ob_correction"),),
     )

@@ -121,6 +121,9 @@ def _invtran(event: dict[str, Any], memo: str) -> str:
 def _transaction(event: dict[str, Any]) -> str:
     aggregate = event["ofx_aggregate"]
     if aggregate == "NONE":
+        # OPENING_BALANCE, RECLASS, ADJUSTMENT (OB basis fix) and RESERVE_* move no broker cash
+        # and no units (§9.1): they are not OFX transactions. Their effect shows only through
+        # INVPOSLIST (an adjusted basis changes a price=basis UNITPRICE) and INVBAL.
         return ""
     if aggregate in {"BUYSTOCK", "SELLSTOCK", "BUYOPT", "SELLOPT"}:
         return _trade(event)

@@ -31,6 +31,7 @@ from tbot_bot.reporting.trade_history import TradeHistory
 from tbot_bot.runtime.control_flags import pending_flags
 from tbot_bot.strategy.base import Strategy
 from tbot_bot.trading.broker_reconcile import reconcile
+from tbot_bot.trading.day_status import reconciliation_status
 from tbot_bot.trading.fills import FillRouter, restore_positions, write_trade_record
 from tbot_bot.trading.kill_switch import KillSwitch
 from tbot_bot.trading.ledger_poster import LedgerPoster
@@ -92,6 +93,8 @@ class DayRunner:
                 status, reason = self._run_phase(ctx, phase)
                 result.phases[phase.name] = (status, reason)
                 self._write_summary(ctx, final=False)
+            # The day-end sync: its cash and position checks are the authoritative ones (§6.5).
+            self._reconcile(ctx, "eod")
             result.summary = self._write_summary(ctx, final=True)
             if self.ledger is not None:  # LEDGER_SNAPSHOT_RETENTION_DAYS (accounting spec §8.4)
                 prune_snapshots(
@@ -262,29 +265,38 @@ class DayRunner:
             ctx.notify("critical", "reconciliation_blocked", report.blocked_reason)
 
     def _reconcile(self, ctx: DayContext, trigger: str) -> None:
-        """Broker sync after each phase; mismatches reach unresolved_orders.log."""
+        """Broker sync after each phase: each new non-INTRADAY problem row reaches
+        unresolved_orders.log (accounting spec §6.5) and the result goes to the status."""
         if self.ledger is None:
             return
         try:
             result = self.ledger.sync(trigger)
+            open_mismatches = self.ledger.open_mismatches()
         except TbotError as exc:
             error_handler_bot.handle(exc, __name__, strategy=trigger, broker=self.broker.name)
             ctx.counters.errors += 1
             return
-        for mismatch in getattr(result, "mismatches", ()) or ():
+        now = iso_utc(self.clock.now_utc())
+        for problem in result.new_problems:
             ctx.counters.unresolved_orders += 1
             ctx.logs.unresolved(
                 {
-                    "ts_utc": iso_utc(self.clock.now_utc()),
+                    "ts_utc": now,
                     "strategy": trigger,
                     "broker": self.broker.name,
-                    "error_type": f"recon_{mismatch.kind}",
-                    "error_code": None,
+                    "error_type": f"recon_{problem.recon_type}",
+                    "error_code": problem.status,
                     "exception_repr": None,
-                    "context": {"detail": str(mismatch)},
-                    "client_order_id": None,
+                    "context": {
+                        "symbol": problem.symbol,
+                        "delta_minor": problem.delta,
+                        "fitid": problem.fitid,
+                        "sync_run_id": result.sync_run_id,
+                    },
+                    "client_order_id": problem.client_order_id,
                 }
             )
+        ctx.reconciliation = reconciliation_status(result, now, open_mismatches)
 
     def _run_gate(self, ctx: DayContext, phase: PhasePlan) -> str | None:
         """The run gate of trading spec §2.0: the first reason a phase may not run, or None."""

@@ -184,3 +184,22 @@ SELECT q.id, q.reason_code, q.reason FROM unmapped_queue q
 WHERE q.raw_record_id = :raw_record_id AND q.reason_code <> 'future_date'
     AND NOT EXISTS (SELECT 1 FROM unmapped_resolutions r WHERE r.queue_id = q.id)
 ORDER BY q.id LIMIT 1
+
+-- ADJUSTMENT (OB basis fix)
+
+-- name: adjustable_lot
+-- One lot with what an opening-balance basis fix needs (accounting spec §4.2 ADJUSTMENT, §6.4):
+-- its source and kind, remaining quantity and basis, and the FITID and date of the event that
+-- opened it (the ADJUSTMENT's target).
+SELECT l.id, l.symbol, l.instrument, l.side, l.source, l.est_basis, l.currency_code,
+    l.qty_e9
+        + COALESCE((SELECT SUM(a.qty_delta_e9) FROM lot_adjustments a WHERE a.lot_id = l.id), 0)
+        - COALESCE((SELECT SUM(c.qty_e9) FROM lot_closures c WHERE c.lot_id = l.id), 0)
+        AS qty_remaining_e9,
+    l.basis_minor
+        + COALESCE((SELECT SUM(a.basis_delta_minor) FROM lot_adjustments a WHERE a.lot_id = l.id), 0)
+        - COALESCE((SELECT SUM(c.basis_minor) FROM lot_closures c WHERE c.lot_id = l.id), 0)
+        AS basis_remaining_minor,
+    e.FITID AS opened_fitid, e.DTPOSTED AS opened_dtposted
+FROM lots l JOIN journal_events e ON e.id = l.opened_event_id
+WHERE l.id = :lot_id
