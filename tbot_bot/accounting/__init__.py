@@ -4,7 +4,8 @@ Writer side (the runner; one process per bot holds the lock):
     create_ledgers(outputs, identity, *, currency="USD", clock=None)
     open_books(outputs, identity, *, actor, paths, clock, shorting_enabled=False) -> Books
     Books.session(kind, sync_run_id=None) / Books.post(record) -> PostResult
-    Books.reverse / reclass / correct / post_opening_balance / publish_coa / rollback_coa
+    Books.reverse / reclass / correct / post_opening_balance / adjust_opening_basis
+    Books.publish_coa / rollback_coa
     sync_broker(books, broker, *, trigger, actor, annotate=None) -> SyncResult
     export_day(books, day, formats) / export(outputs, identity, fmt, from_day, to_day)
 Converters from the broker layer:

@@ -1,18 +1,16 @@
-"""CLI glue for `tbot ledger verify|export` (web_runtime §1.1; accounting spec §8.5, §9).
+"""CLI glue for `tbot ledger verify` (web_runtime §1.1; accounting spec §8.5).
 
-Each command takes the argparse Namespace (`home`, `deep`, `format`, `from_day`, `to_day`) and
-returns the exit code: `verify` 0 = no issues, 1 = any error, 2 = warnings only; `export` 0 = ok,
-1 = blocked (issues found), 2 = error. Output goes to stdout/stderr through the given streams.
+`cmd_verify` takes the argparse Namespace (`home`, `deep`) and returns the exit code: 0 = no
+issues, 1 = any error, 2 = warnings only. It only reads the books. The writing commands (`sync`,
+`export`, `opening-balance`) go through the request channel: `tbot_bot.runtime.ledger_cli`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from typing import TextIO
 
-from tbot_bot.accounting.exports import ExportBlocked, export
 from tbot_bot.accounting.verify import verify
 from tbot_bot.config.identity import BotIdentity
 from tbot_bot.config.path_resolver import RuntimePaths
@@ -22,15 +20,6 @@ from tbot_bot.errors import TbotError
 
 def _identity(paths: RuntimePaths) -> BotIdentity:
     return BotIdentity.from_record(SecretsManager(paths).load("bot_identity"))
-
-
-def _day(value: object, name: str) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise TbotError(f"--{name.replace('_', '-')} {value!r} must be a date YYYY-MM-DD") from None
 
 
 def cmd_verify(
@@ -55,31 +44,4 @@ def cmd_verify(
     if issues:
         return 2
     print("ledger verify: no issues", file=out)
-    return 0
-
-
-def cmd_export(
-    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
-) -> int:
-    """Write the daily packages of [from_day, to_day]; 0 ok, 1 blocked, 2 error."""
-    out, err = out or sys.stdout, err or sys.stderr
-    try:
-        paths = RuntimePaths.for_home(getattr(args, "home", None))
-        identity = _identity(paths)
-        written = export(
-            paths.bot_outputs(identity.string),
-            identity,
-            str(args.format),
-            _day(args.from_day, "from_day"),
-            _day(args.to_day, "to_day"),
-            paths=paths,
-        )
-    except ExportBlocked as exc:
-        print(f"ledger export blocked: {exc}", file=err)
-        return 1
-    except TbotError as exc:
-        print(f"ledger export failed: {exc}", file=err)
-        return 2
-    for path in written:
-        print(path, file=out)
     return 0

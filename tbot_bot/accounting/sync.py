@@ -3,7 +3,9 @@
 The runner posts fills as they happen; the sync after each phase only deduplicates what the
 runner posted, posts what was missed (fills while offline, cash activities) and reconciles. The
 first sync of an empty ledger posts the opening balance at the cutover instead of importing
-history. Adapter failures raise: the run is marked `failed`, committed events and raw records stay.
+history; `opening_balance_from_broker` posts it alone at a chosen cutover (`tbot ledger
+opening-balance`). Adapter failures raise: the run is marked `failed`, committed events and raw
+records stay.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ from decimal import Decimal
 from tbot_bot.accounting import intake
 from tbot_bot.accounting.books import Books
 from tbot_bot.accounting.codec import parse_ts_text, plain_decimal, to_minor_exact
-from tbot_bot.accounting.models import NormalizedRecord, OpeningPosition, SyncResult
+from tbot_bot.accounting.models import (
+    NormalizedRecord,
+    OpeningPosition,
+    PostResult,
+    SyncResult,
+)
 from tbot_bot.accounting.normalize import normalize_activity, normalize_fill
 from tbot_bot.accounting.reconcile import reconcile
 from tbot_bot.accounting.schema import transaction
@@ -54,14 +61,7 @@ def sync_broker(
     overlap: timedelta = timedelta(days=3),
 ) -> SyncResult:
     """One sync run; `annotate(broker_order_id)` returns the runner's order annotations."""
-    from tbot_bot.accounting.verify import verify
-
-    errors = [i for i in verify(books.outputs, books.identity) if i.is_error]
-    if errors:
-        raise LedgerError(
-            f"sync refused: verify found {len(errors)} error(s), first {errors[0].code}"
-        )
-    books.require_active()
+    _require_clean(books, "sync")
     started = time.monotonic_ns()
     now = books.clock.now_utc()
     window_end = now - timedelta(minutes=1)
@@ -73,7 +73,7 @@ def sync_broker(
         session.counts["fetched"] = len(fetched.records)
         trades = sum(1 for r in fetched.records if r.kind == "fill")
         raw_ids = _store_raw(books, fetched, session.sync_run_id)
-        if _needs_opening_balance(books):
+        if opening_balance_posted(books) is None:
             _opening_balance(books, fetched, now, actor)
             fetched = _Fetched(
                 fetched.account, fetched.positions, [r for r in fetched.records if r.dtposted > now]
@@ -100,6 +100,45 @@ def sync_broker(
     result = SyncResult(run_id, status, counts, tuple(recon), window_start, iso_utc(window_end))
     _metrics_line(books, result, started)
     return result
+
+
+def opening_balance_from_broker(
+    books: Books, broker: Broker, *, cutover: datetime, actor: str
+) -> PostResult | None:
+    """Post the opening balance alone (§6.4): the broker's positions and cash, dated at `cutover`.
+
+    Re-entrant: returns None without writing anything when it is already posted or the ledger
+    has events (see `opening_balance_posted`). Later syncs import only activities after it.
+    """
+    if opening_balance_posted(books) is not None:
+        return None
+    _require_clean(books, "opening balance")
+    with books.session("opening_balance") as session:
+        fetched = _Fetched(broker.get_account(), broker.get_positions(), [])
+        _store_raw(books, fetched, session.sync_run_id)
+        return _opening_balance(books, fetched, cutover, actor)
+
+
+def opening_balance_posted(books: Books) -> str | None:
+    """Why the opening balance can no longer be posted (§6.4), or None while it still can."""
+    posted = books.meta.get("opening_balances_posted")
+    if posted is not None:
+        cutover = books.meta.get("ob_cutover_utc")
+        return f"ledger_meta.opening_balances_posted={posted}, cutover {cutover}"
+    events = int(books.ledger.execute(sql("ledger_write", "count_events")).fetchone()[0])
+    return f"the ledger already has {events} event(s)" if events else None
+
+
+def _require_clean(books: Books, what: str) -> None:
+    """§6.1 step 0: verify has no errors and the ledger is ACTIVE."""
+    from tbot_bot.accounting.verify import verify
+
+    errors = [i for i in verify(books.outputs, books.identity) if i.is_error]
+    if errors:
+        raise LedgerError(
+            f"{what} refused: verify found {len(errors)} error(s), first {errors[0].code}"
+        )
+    books.require_active()
 
 
 def _window_start(books: Books, overlap: timedelta) -> str | None:
@@ -189,13 +228,7 @@ def _position_payload(position: Position, now: str) -> dict[str, str | None]:
     }
 
 
-def _needs_opening_balance(books: Books) -> bool:
-    if "opening_balances_posted" in books.meta:
-        return False
-    return int(books.ledger.execute(sql("ledger_write", "count_events")).fetchone()[0]) == 0
-
-
-def _opening_balance(books: Books, fetched: _Fetched, cutover: datetime, actor: str) -> None:
+def _opening_balance(books: Books, fetched: _Fetched, cutover: datetime, actor: str) -> PostResult:
     positions = []
     for p in fetched.positions:
         option = p.asset_class is AssetClass.OPTION
@@ -210,7 +243,7 @@ def _opening_balance(books: Books, fetched: _Fetched, cutover: datetime, actor: 
     cash = to_minor_exact(
         Decimal(fetched.account.cash), books.currencies.get(fetched.account.currency, 2)
     )
-    books.post_opening_balance(positions, cash, cutover, actor=actor)
+    return books.post_opening_balance(positions, cash, cutover, actor=actor)
 
 
 def _metrics_line(books: Books, result: SyncResult, started_ns: int) -> None:

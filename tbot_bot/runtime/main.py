@@ -32,6 +32,7 @@ from tbot_bot.config.secrets_manager import SecretsManager
 from tbot_bot.runtime import status_files
 from tbot_bot.runtime.bot_state_manager import SETUP_STATES, BotStateManager
 from tbot_bot.runtime.control_flags import flags_summary
+from tbot_bot.runtime.home_broker import home_broker_factory
 from tbot_bot.runtime.provisioning import create_skeleton
 from tbot_bot.runtime.requests import process_ledger_requests, write_result
 
@@ -130,8 +131,11 @@ class Supervisor:
         self._handle_requests(now)
         runner = self.children.get("runner")
         if setup_done and (runner is None or not runner.alive()):
-            # No runner holds the ledger: main answers COA and export requests itself.
-            process_ledger_requests(self.paths, self.clock)
+            # No runner holds the ledger: main answers the ledger requests itself, building the
+            # home's broker only when a sync or opening balance asks for it.
+            process_ledger_requests(
+                self.paths, self.clock, broker_factory=home_broker_factory(self.paths, self.clock)
+            )
 
     def setup_complete(self) -> bool:
         state = BotStateManager(self.paths).get_state()

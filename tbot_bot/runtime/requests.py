@@ -6,10 +6,13 @@ requested_at_utc}`, written atomically by `submit_request`. Whoever runs it writ
 then removes the request (result first, so a crash in between never loses the outcome and never
 runs a request twice).
 
-`process_ledger_requests` runs the ledger types (`coa_publish`, `coa_rollback`, `ledger_export`)
-under the ledger writer lock: it opens the books itself, or uses the `Books` the caller already
-holds (the runner during a trading day). `restart_web` belongs to main and is left alone; any
-other type is answered `rejected`.
+`process_ledger_requests` runs the ledger types (`coa_publish`, `coa_rollback`, `ledger_export`,
+`ledger_sync`, `ledger_opening_balance`; handlers in `request_handlers`) under the ledger writer
+lock: it opens the books itself, or uses the `Books` the caller already holds (the runner during a
+trading day). The broker requests use the caller's live broker, else one built by
+`broker_factory` on first need. `restart_web` belongs to main and is left alone; any other type is
+answered `rejected`. A result may carry extra fields besides the five above (`files` of an export,
+`blocked` when an export was refused by its preconditions, `sync_run_id` of a sync).
 """
 
 from __future__ import annotations
@@ -18,13 +21,12 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from tbot_bot.accounting.books import Books, open_books
-from tbot_bot.accounting.exports import FORMATS, MAX_DAYS, export_day
+from tbot_bot.accounting.exports import ExportBlocked
+from tbot_bot.broker.base import Broker
 from tbot_bot.clock import Clock, SystemClock, iso_utc
 from tbot_bot.config.fileio import (
     PRIVATE_DIR_MODE,
@@ -36,34 +38,34 @@ from tbot_bot.config.identity import BotIdentity
 from tbot_bot.config.path_resolver import RuntimePaths
 from tbot_bot.config.secrets_manager import SecretsManager
 from tbot_bot.errors import ConfigError, TbotError
+from tbot_bot.runtime.request_handlers import (
+    HANDLERS,
+    SESSION_TYPES,
+    BrokerSource,
+    LedgerRequest,
+    RequestError,
+)
 
 logger = logging.getLogger(__name__)
 
-LEDGER_TYPES = frozenset({"coa_publish", "coa_rollback", "ledger_export"})
+__all__ = [
+    "LedgerRequest",
+    "RequestError",
+    "is_pending",
+    "open_bot_books",
+    "process_ledger_requests",
+    "read_result",
+    "submit_request",
+    "valid_request_id",
+    "write_result",
+]
+LEDGER_TYPES = frozenset(HANDLERS)
 MAIN_TYPES = frozenset({"restart_web"})
 REQUEST_TYPES = LEDGER_TYPES | MAIN_TYPES
 STATUSES = ("done", "failed", "rejected")
-MAX_REASON = 200
-MAX_CHANGES = 200
 # WriterLock's wording when another process (the runner) holds the ledger: the request stays
 # pending for that writer instead of failing.
 LOCK_HELD_TEXT = "held by another writer"
-
-
-class RequestError(ValueError):
-    """A request's params are malformed (the request is answered `rejected`)."""
-
-
-@dataclass(frozen=True)
-class LedgerRequest:
-    """One parsed request file."""
-
-    id: str
-    type: str
-    params: dict[str, Any]
-    requested_by: str
-    requested_at_utc: str
-    path: Path
 
 
 def submit_request(
@@ -117,12 +119,19 @@ def is_pending(paths: RuntimePaths, request_id: str) -> bool:
 
 # -- the processor -------------------------------------------------------------------------------
 def process_ledger_requests(
-    paths: RuntimePaths, clock: Clock, *, books: Books | None = None
+    paths: RuntimePaths,
+    clock: Clock,
+    *,
+    books: Books | None = None,
+    broker: Broker | None = None,
+    broker_factory: Callable[[], Broker] | None = None,
 ) -> list[str]:
     """Run every pending ledger request; returns the ids answered (in order).
 
     Without `books`, the ledgers are opened (and the writer lock taken) only when there is work;
-    if another process holds the lock the requests stay pending for it.
+    if another process holds the lock the requests stay pending for it. `ledger_sync` and
+    `ledger_opening_balance` use `broker` (the runner's live one), else one `broker_factory()`
+    builds on first need and this call closes; with neither they are answered `failed`.
     """
     pending = _pending(paths)
     answered: list[str] = []
@@ -137,8 +146,15 @@ def process_ledger_requests(
             answered.append(item.id)
         else:
             ledger_work.append(item)
+    if books is not None and books.current_session is not None:
+        # The runner's phase session is open: requests that need their own session wait.
+        ledger_work = [item for item in ledger_work if item.type not in SESSION_TYPES]
     if ledger_work:
-        answered.extend(_run_ledger_work(paths, clock, ledger_work, books))
+        brokers = BrokerSource(broker, broker_factory)
+        try:
+            answered.extend(_run_ledger_work(paths, clock, ledger_work, books, brokers))
+        finally:
+            brokers.close()
     return answered
 
 
@@ -147,10 +163,14 @@ def _unknown(item: LedgerRequest) -> str:
 
 
 def _run_ledger_work(
-    paths: RuntimePaths, clock: Clock, work: list[LedgerRequest], books: Books | None
+    paths: RuntimePaths,
+    clock: Clock,
+    work: list[LedgerRequest],
+    books: Books | None,
+    brokers: BrokerSource,
 ) -> list[str]:
     if books is not None:
-        return [_run_one(paths, clock, books, item) for item in work]
+        return [_run_one(paths, clock, books, item, brokers) for item in work]
     try:
         opened = open_bot_books(paths, clock)
     except TbotError as exc:
@@ -162,7 +182,7 @@ def _run_ledger_work(
             _finish(paths, clock, item, started, "failed", f"could not open the ledgers: {exc}")
         return [item.id for item in work]
     try:
-        return [_run_one(paths, clock, opened, item) for item in work]
+        return [_run_one(paths, clock, opened, item, brokers) for item in work]
     finally:
         opened.close()
 
@@ -177,7 +197,9 @@ def open_bot_books(paths: RuntimePaths, clock: Clock, *, actor: str = "requests"
     return open_books(outputs, identity, actor=actor, paths=paths, clock=clock)
 
 
-def _run_one(paths: RuntimePaths, clock: Clock, books: Books, item: LedgerRequest) -> str:
+def _run_one(
+    paths: RuntimePaths, clock: Clock, books: Books, item: LedgerRequest, brokers: BrokerSource
+) -> str:
     started = iso_utc(clock.now_utc())
     if paths.request_file(item.id, result=True).exists():
         # Crashed after writing the result last time: only the removal is left to do.
@@ -185,22 +207,30 @@ def _run_one(paths: RuntimePaths, clock: Clock, books: Books, item: LedgerReques
         return item.id
     handler = HANDLERS[item.type]
     try:
-        message = handler(books, item)
+        answer = handler(books, item, brokers)
     except RequestError as exc:
         _finish(paths, clock, item, started, "rejected", str(exc))
     except TbotError as exc:
         logger.warning("request %s (%s) failed: %s", item.id, item.type, exc)
-        _finish(paths, clock, item, started, "failed", str(exc))
+        # An export refused by its preconditions is "blocked" (`tbot ledger export` exits 1).
+        extra = {"blocked": True} if isinstance(exc, ExportBlocked) else None
+        _finish(paths, clock, item, started, "failed", str(exc), extra)
     else:
-        logger.info("request %s (%s) done: %s", item.id, item.type, message)
-        _finish(paths, clock, item, started, "done", message)
+        logger.info("request %s (%s) done: %s", item.id, item.type, answer.message)
+        _finish(paths, clock, item, started, "done", answer.message, answer.extra)
     return item.id
 
 
 def _finish(
-    paths: RuntimePaths, clock: Clock, item: LedgerRequest, started: str, status: str, message: str
+    paths: RuntimePaths,
+    clock: Clock,
+    item: LedgerRequest,
+    started: str,
+    status: str,
+    message: str,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
-    write_result(paths, clock, item.id, item.path, started, status, message)
+    write_result(paths, clock, item.id, item.path, started, status, message, extra=extra)
 
 
 def write_result(
@@ -211,10 +241,14 @@ def write_result(
     started_utc: str,
     status: str,
     message: str,
+    *,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Answer a request: `<id>.result.json` written atomically first, then the request removed
-    (so a request that already has a result is never run again)."""
+    (so a request that already has a result is never run again). `extra` adds fields; it never
+    replaces the five of web_runtime §1.3."""
     result = {
+        **(extra or {}),
         "id": request_id,
         "status": status,
         "started_utc": started_utc,
@@ -284,60 +318,3 @@ def _reject_unreadable(paths: RuntimePaths, clock: Clock, path: Path, reason: st
     item = LedgerRequest(stem, "unknown", {}, "unknown", "", path)
     _finish(paths, clock, item, iso_utc(clock.now_utc()), "rejected", f"unreadable: {reason}")
     return [stem]
-
-
-# -- handlers ------------------------------------------------------------------------------------
-def _reason(item: LedgerRequest) -> str:
-    reason = item.params.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
-        raise RequestError(f"{item.type}: params.reason must be a non-empty string")
-    return reason.strip()[:MAX_REASON]
-
-
-def _coa_publish(books: Books, item: LedgerRequest) -> str:
-    changes = item.params.get("changes")
-    if not isinstance(changes, list) or not changes or len(changes) > MAX_CHANGES:
-        raise RequestError(f"coa_publish: params.changes must be a list of 1..{MAX_CHANGES}")
-    if not all(isinstance(c, dict) and isinstance(c.get("code"), str) for c in changes):
-        raise RequestError("coa_publish: every change must be an object with a string code")
-    version = books.publish_coa(changes, actor=item.requested_by, reason=_reason(item))
-    return f"published COA version {version}"
-
-
-def _coa_rollback(books: Books, item: LedgerRequest) -> str:
-    target = item.params.get("to_version")
-    if not isinstance(target, str) or not target:
-        raise RequestError("coa_rollback: params.to_version must be a version string")
-    version = books.rollback_coa(target, actor=item.requested_by, reason=_reason(item))
-    return f"rolled back to COA version {target} as new version {version}"
-
-
-def _day(item: LedgerRequest, key: str) -> date:
-    raw = item.params.get(key)
-    try:
-        return date.fromisoformat(str(raw))
-    except ValueError:
-        raise RequestError(f"ledger_export: params.{key} must be YYYY-MM-DD, got {raw!r}") from None
-
-
-def _ledger_export(books: Books, item: LedgerRequest) -> str:
-    fmt = item.params.get("format")
-    if fmt not in FORMATS:
-        raise RequestError(f"ledger_export: params.format must be one of {FORMATS}, got {fmt!r}")
-    first, last = _day(item, "from"), _day(item, "to")
-    if last < first or (last - first).days >= MAX_DAYS:
-        raise RequestError(f"ledger_export: range {first}..{last} must be ascending, <= {MAX_DAYS}")
-    files: list[Path] = []
-    with books.session("export"):
-        day = first
-        while day <= last:
-            files.extend(export_day(books, day, (str(fmt),)).files)
-            day += timedelta(days=1)
-    return f"exported {len(files)} file(s) for {first}..{last}"
-
-
-HANDLERS: dict[str, Callable[[Books, LedgerRequest], str]] = {
-    "coa_publish": _coa_publish,
-    "coa_rollback": _coa_rollback,
-    "ledger_export": _ledger_export,
-}

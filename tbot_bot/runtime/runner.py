@@ -20,18 +20,17 @@ from typing import Any
 
 from tbot_bot.accounting import open_books
 from tbot_bot.broker.base import Broker
-from tbot_bot.broker.registry import create_broker, load_broker_credentials
 from tbot_bot.clock import Clock, SystemClock, iso_utc, require_utc
 from tbot_bot.config import error_handler_bot, locks
 from tbot_bot.config.key_rotation import recover_interrupted_rotation
 from tbot_bot.config.path_resolver import RuntimePaths
-from tbot_bot.config.secrets_manager import SecretsManager
 from tbot_bot.errors import ConfigError, TbotError
 from tbot_bot.market.calendar import TradingCalendar, exchange_time_to_utc, trading_date_of
 from tbot_bot.market.day_plan import ScheduleConfig, build_day_plan, schedule_json
 from tbot_bot.runtime import status_files
 from tbot_bot.runtime.bot_state_manager import BotStateManager
 from tbot_bot.runtime.control_flags import clear_flag, pending_flags
+from tbot_bot.runtime.home_broker import build_home_broker
 from tbot_bot.runtime.provisioning import RuntimeConfig, load_runtime_config
 from tbot_bot.runtime.requests import process_ledger_requests
 from tbot_bot.runtime.sim_day import make_strategy
@@ -39,6 +38,7 @@ from tbot_bot.screeners.build import UniverseBuilder
 from tbot_bot.screeners.factory import build_providers
 from tbot_bot.screeners.store import load_universe
 from tbot_bot.trading.day_runner import DayRunner
+from tbot_bot.trading.day_status import day_status
 from tbot_bot.trading.kill_switch import KillSwitch
 from tbot_bot.trading.ledger_poster import LedgerPoster
 from tbot_bot.trading.notifier_bot import Notifier
@@ -51,6 +51,7 @@ from tbot_bot.trading.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_S = 5
+REQUEST_POLL_S = 5  # how often a sleeping runner looks for ledger requests during a day
 DAY_ROLL = dtime(0, 1)  # the day plan is computed at 00:01 exchange time
 
 
@@ -138,10 +139,37 @@ class Runner:
         self.paths = paths
         self.states = BotStateManager(paths)
         self.status = RunnerStatus()
-        self.clock = clock or PollingClock(self._flag_pending)
+        self.clock = clock or PollingClock(self._poll)
         self._stop_heartbeat = threading.Event()
+        self._broker: Broker | None = None  # the live broker, for ledger requests between days
+        self._day: DayRunner | None = None  # the trading day in progress, with its open books
+        self._day_books: Any = None
+        self._requests_at = 0.0  # monotonic time of the last look at the request folder
+        self._in_requests = False
 
-    # -- flags --------------------------------------------------------------------------------
+    # -- flags and requests ---------------------------------------------------------------------
+    def _poll(self) -> bool:
+        """Every wake-up of a sleep: during a trading day the ledger requests (every few
+        seconds, so a sync or export asked between phases is not left until the evening),
+        then the flags (a True result ends the sleep)."""
+        if self._day_books is not None and time.monotonic() - self._requests_at >= REQUEST_POLL_S:
+            self._answer_requests()
+        return self._flag_pending()
+
+    def _answer_requests(self) -> None:
+        """Ledger requests with the live broker and, during a day, the day's open books (sync
+        and export wait while a phase's fills session is open; COA edits do not)."""
+        if self._in_requests:  # a request's own sleep (a broker retry) must not start another
+            return
+        self._in_requests = True
+        try:
+            process_ledger_requests(
+                self.paths, self.clock, books=self._day_books, broker=self._broker
+            )
+        finally:
+            self._in_requests = False
+            self._requests_at = time.monotonic()
+
     def _flag_pending(self) -> bool:
         flags = pending_flags(self.paths)
         return flags.get("kill") is not None or flags.get("stop") is not None
@@ -177,10 +205,7 @@ class Runner:
             return 2
         error_handler_bot.configure(self.paths, self.paths.bot_outputs(config.identity.string))
         self.set_state("started", "launch")
-        credentials = load_broker_credentials(SecretsManager(self.paths))
-        broker = create_broker(
-            config.settings.BROKER_NAME, credentials, settings=config.settings, clock=self.clock
-        )
+        broker = build_home_broker(self.paths, self.clock, settings=config.settings)
         try:
             broker.connect()
         except TbotError as exc:
@@ -201,6 +226,7 @@ class Runner:
 
     # -- days ---------------------------------------------------------------------------------
     def _days(self, config: RuntimeConfig, broker: Broker) -> int:
+        self._broker = broker
         traded = 0
         while True:
             now = self.clock.now_utc()
@@ -267,7 +293,8 @@ class Runner:
         )
         try:
             self.set_state("running", "trading day")
-            day = DayRunner(
+            self._day_books = books
+            day = self._day = DayRunner(
                 settings=settings,
                 identity=identity.string,
                 bot_id=identity.bot_id,
@@ -285,7 +312,7 @@ class Runner:
                     self.paths, settings, self.clock, identity=identity.string
                 ),
                 watchdog=Watchdog.from_settings(settings),
-                on_tick=self._on_tick(broker, lambda: day, books),
+                on_tick=self._on_tick(broker),
                 phase_hook=self._phase_hook(plan, broker),
                 universe_hook=lambda now: self._build_universe(settings, calendar, broker),
                 previous_close_utc=calendar.session_bounds(
@@ -293,7 +320,9 @@ class Runner:
                 )[1],
             )
             day.run()
+            self._publish_day_figures()
         finally:
+            self._day = self._day_books = None
             books.close()
 
     def _build_universe(
@@ -349,6 +378,8 @@ class Runner:
             status_files.write_json(self.paths, "schedule.json", document)
             if status != "running":
                 self._write_positions(broker, now)
+                self._publish_day_figures()
+                self._answer_requests()  # between phases: the fills session is closed
             upcoming = [p for p in plan.phases if p.start_utc > now and p.status == "pending"]
             self.status.update(
                 active_strategy=phase if status == "running" else None,
@@ -360,13 +391,18 @@ class Runner:
 
         return hook
 
-    def _on_tick(
-        self, broker: Broker, day: Callable[[], DayRunner], books: Any
-    ) -> Callable[[datetime], None]:
+    def _publish_day_figures(self) -> None:
+        """P&L, trades and the latest reconciliation of the day into the runner status."""
+        context = self._day.context if self._day is not None else None
+        if context is not None:
+            self.status.update(**day_status(context))
+
+    def _on_tick(self, broker: Broker) -> Callable[[datetime], None]:
         last = {"positions": 0.0}  # epoch seconds of the last positions.json
 
         def hook(now: datetime) -> None:
-            process_ledger_requests(self.paths, self.clock, books=books)  # COA edits, exports
+            self._answer_requests()
+            self._publish_day_figures()
             account = broker.get_account()
             self.status.update(
                 account={
@@ -384,12 +420,12 @@ class Runner:
 
     # -- waiting ------------------------------------------------------------------------------
     def _wait(self, delta: timedelta) -> None:
-        process_ledger_requests(self.paths, self.clock)  # between days the runner answers them
+        self._answer_requests()  # between days the runner answers them, with its live broker
         self.clock.sleep_until(self.clock.now_utc() + delta)
 
     def _wait_until(self, when: datetime) -> None:
         while self.clock.now_utc() < when:
-            process_ledger_requests(self.paths, self.clock)
+            self._answer_requests()
             self.clock.sleep_until(min(when, self.clock.now_utc() + timedelta(seconds=5)))
             if self._flag_pending():
                 return

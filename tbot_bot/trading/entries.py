@@ -6,44 +6,38 @@ next free slot and is submitted at once. A per-symbol failure (gate checks 2-6, 
 allocation, to the next candidate whose signal holds; the slot's `fallback_level` rises by one.
 Global and capital blocks end the slot. Unused budget stays unused. A LongPut buys the put that
 `longput.choose_put` picks (no chain or quote: `no_option_chain`), in contracts, limit at the ask.
+
+This module owns the desk's decisions: slots and fallback, the decision log, the gate's verdict,
+submission and following pending entries. Which instrument a signal trades is `entry_routing.py`,
+what the gate is told is `entry_gate_input.py`, the order itself is `entry_order.py`.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
-from tbot_bot.broker.models import (
-    AssetClass,
-    OptionContract,
-    OrderRequest,
-    OrderSide,
-    OrderState,
-    OrderType,
-    PositionIntent,
-)
+from tbot_bot.broker.models import OrderState
 from tbot_bot.clock import iso_utc
 from tbot_bot.errors import BrokerError, NetworkError
 from tbot_bot.market.bars import Quote
-from tbot_bot.money import CENT, ZERO
+from tbot_bot.money import ZERO
 from tbot_bot.strategy.base import Direction, Evaluation, MarketInputs, Signal, Strategy
-from tbot_bot.trading.bearish import BearishPlan, plan_bearish
-from tbot_bot.trading.client_order_id import make_client_order_id
+from tbot_bot.trading.bearish import BearishPlan
+from tbot_bot.trading.entry_gate_input import entry_gate_input
+from tbot_bot.trading.entry_order import build_entry_order
+from tbot_bot.trading.entry_routing import mapping_fields, option_fields, route_entry
 from tbot_bot.trading.exits import ExitManager
 from tbot_bot.trading.fills import write_trade_record
-from tbot_bot.trading.longput import PutChoice, choose_put
-from tbot_bot.trading.order_journal import OrderContext
 from tbot_bot.trading.pool import PoolMember
-from tbot_bot.trading.positions_book import StrategyPosition
-from tbot_bot.trading.risk_gate import Fundamentals, GateInput, GateLimits, evaluate
+from tbot_bot.trading.risk_gate import GateLimits, evaluate
 from tbot_bot.trading.runner_context import DayContext
-from tbot_bot.trading.sizing import SessionBudget, put_contracts, share_quantity
+from tbot_bot.trading.sizing import SessionBudget
 
 logger = logging.getLogger(__name__)
-ONE = Decimal(1)
 
 
 @dataclass
@@ -61,10 +55,6 @@ class PendingEntry:
     member: PoolMember
     direction: Direction
     submitted: datetime
-
-
-def _decimal_or_none(value: Any) -> Decimal | None:
-    return None if value in (None, "") else Decimal(str(value))
 
 
 class EntryDesk:
@@ -195,15 +185,7 @@ class EntryDesk:
         signal = evaluation.signal
         assert signal is not None  # noqa: S101 - guarded by the caller
         self.log(now, member, "signal", "pass", signal.reason, detail=evaluation.metrics)
-        plan = self._instrument(member, signal)
-        put: PutChoice | None = None
-        if plan is not None and plan.ok and plan.mode == "LongPut":
-            put = self._choose_put(member, quotes, vix)
-            plan = (
-                replace(plan, instrument_symbol=put.contract.occ_symbol, option=put.contract)
-                if put
-                else BearishPlan(plan.mode, None, member.symbol, "no_option_chain")
-            )
+        plan, put = route_entry(self.ctx, self.strategy.name, member, signal, quotes, vix)
         if plan is not None and plan.reason == "bearish_disabled":
             self.log(now, member, "signal", "reject", "bearish_disabled")
             return
@@ -233,25 +215,6 @@ class EntryDesk:
         qty, allocation = result
         self._submit(now, member, slot, signal, plan, instrument, quote, qty, allocation)
 
-    def _instrument(self, member: PoolMember, signal: Signal) -> BearishPlan | None:
-        if signal.direction is Direction.LONG:
-            return None
-        mode = self.settings.short_type(self.strategy.name)
-        shortable = self.ctx.broker.is_shortable(member.symbol)
-        return plan_bearish(mode, member.symbol, sector=member.sector, shortable=shortable)
-
-    def _choose_put(
-        self, member: PoolMember, quotes: dict[str, Quote], vix: Decimal | None
-    ) -> PutChoice | None:
-        """The put on the target at its last price (§5), quoted, with its BSM estimate."""
-        quote = quotes.get(member.symbol)
-        last_bar = member.tape.last if member.tape else None
-        price = quote.last if quote else (last_bar.close if last_bar else None)
-        if price is None:
-            return None
-        rate = Decimal(str(self.settings.RISK_FREE_RATE))
-        return choose_put(self.ctx.broker, member.symbol, price, self.ctx.trading_date, vix, rate)
-
     def _fresh_quote(self, symbol: str) -> Quote | None:
         try:
             return self.ctx.broker.get_latest_quotes([symbol]).get(symbol)
@@ -271,108 +234,52 @@ class EntryDesk:
         option_model: Decimal | None = None,
     ) -> tuple[Decimal, Decimal] | None:
         allocation = slot.allocation
-        mode = plan.mode if plan else None
-        option = plan.option if plan else None
-        fractional = (
-            bool(self.settings.FRACTIONAL)
-            and mode != "ShortSell"
-            and option is None
-            and self.ctx.broker.supports_fractional(instrument)
+        inputs = entry_gate_input(
+            self.ctx,
+            now,
+            self.strategy.name,
+            member,
+            plan,
+            instrument,
+            quote,
+            vix=vix,
+            option_model=option_model,
+            open_positions=live_open,
+            pending_entries=len(self.pending),
+            slot=slot.number,
+            max_slots=self.budget.slots,
+            allocation=allocation,
+            remaining_budget=self.budget.budget - self.allocated,
         )
-        price = (quote.bid if mode == "ShortSell" else quote.ask) if quote else None
-        if option is not None:
-            # §4: LongPut contracts = floor(a_k / (ask x 100)).
-            qty = Decimal(put_contracts(allocation, price, option.multiplier)) if price else ZERO
-        else:
-            qty = share_quantity(allocation, price, fractional=fractional) if price else ZERO
-        record = member.record if instrument == member.symbol else {}
-        fundamentals = Fundamentals(
-            _decimal_or_none(record.get("pe_ratio")),
-            _decimal_or_none(record.get("debt_equity")),
-            _decimal_or_none(record.get("marketCap")),
-            is_etf=str(record.get("type", "")).lower() == "etf" or instrument != member.symbol,
-        )
-        avg_volume = (
-            member.avg_volume
-            if instrument == member.symbol
-            else _decimal_int(self._universe_field(instrument, "avgVolume"))
-        )
-        if avg_volume is None and instrument != member.symbol and option is None:
-            # An inverse ETF is usually outside the (common-stock) universe: ask the broker.
-            avg_volume = self.ctx.broker.get_average_volume(instrument)
-        result = evaluate(
-            GateInput(
-                now_utc=now,
-                strategy=self.strategy.name,
-                target_symbol=member.symbol,
-                instrument_symbol=instrument,
-                bearish_mode=mode,
-                halted=self.ctx.halted,
-                stopped=self.ctx.stopped,
-                trades_disabled=bool(self.settings.DISABLE_ALL_TRADES),
-                broker_suspended=self.ctx.broker_suspended,
-                data_suspended=self.ctx.data_suspended,
-                ledger_locked=self.ctx.ledger_locked,
-                traded_today=self.ctx.state.blocked_symbols(self.ctx.trading_date),
-                quote=quote,
-                avg_volume=avg_volume,
-                is_option=option is not None,
-                vix=vix,
-                fundamentals=fundamentals,
-                option_market_price=price if option is not None else None,
-                option_bsm_price=option_model,
-                open_positions=live_open,
-                pending_entries=len(self.pending),
-                slot=slot.number,
-                max_slots=self.budget.slots,
-                allocation=allocation,
-                remaining_budget=self.budget.budget - self.allocated,
-                qty=qty,
-                min_order_qty=ONE
-                if option is not None
-                else self.ctx.broker.get_min_order_size(instrument),
-            ),
-            self.limits,
-        )
-        detail = {"qty": str(qty), "allocation": str(allocation), **result.detail}
-        if result.passed:
-            self.log(
-                now,
-                member,
-                "gate",
-                "pass",
-                "pass",
-                slot=slot.number,
-                fallback_level=slot.fallback_level,
-                allocation=allocation,
-                qty=qty,
-                detail={"warnings": list(result.warnings)} if result.warnings else None,
-                **_mapping_fields(plan, member),
-            )
-            return qty, allocation
+        qty = inputs.qty
+        result = evaluate(inputs, self.limits)
+        passed = result.passed
+        detail: dict[str, Any] | None = {
+            "qty": str(qty),
+            "allocation": str(allocation),
+            **result.detail,
+        }
+        if passed:
+            detail = {"warnings": list(result.warnings)} if result.warnings else None
         self.log(
             now,
             member,
             "gate",
-            "block",
-            result.reason,
+            "pass" if passed else "block",
+            "pass" if passed else result.reason,
             slot=slot.number,
             fallback_level=slot.fallback_level,
             allocation=allocation,
             qty=qty,
             detail=detail,
-            **_mapping_fields(plan, member),
+            **mapping_fields(plan, member),
         )
+        if passed:
+            return qty, allocation
         if result.allows_fallback:
             self._hand_on(slot, result.reason)
         else:
             self._end_slot(now, slot, result.reason)
-        return None
-
-    def _universe_field(self, symbol: str, name: str) -> Any:
-        for record in self.ctx.universe:
-            if record.get("symbol") == symbol:
-                return record.get(name)
         return None
 
     def _end_slot(self, now: datetime, slot: Slot, reason: str) -> None:
@@ -402,72 +309,27 @@ class EntryDesk:
         allocation: Decimal,
     ) -> None:
         assert quote is not None  # noqa: S101 - the gate refuses a missing quote when closed
-        slip = self.settings.ENTRY_LIMIT_SLIPPAGE_PCT
-        short = plan is not None and plan.mode == "ShortSell"
-        option = plan.option if plan else None
-        if option is not None:
-            limit = quote.ask  # §5: a LongPut buys at the ask
-        elif short:
-            limit = (quote.bid * (ONE - slip)).quantize(CENT, rounding=ROUND_FLOOR)
-        else:
-            limit = (quote.ask * (ONE + slip)).quantize(CENT, rounding=ROUND_CEILING)
-        cid = make_client_order_id(
-            self.ctx.bot_id,
-            self.ctx.trading_date,
-            self.letter,
-            slot.number,
-            member.symbol if option is not None else instrument,  # options: the underlying
-            "EN",
-            slot.fallback_level,
-        )
-        request = OrderRequest(
-            client_order_id=cid,
-            symbol=instrument,
-            side=OrderSide.SELL if short else OrderSide.BUY,
+        order = build_entry_order(
+            self.ctx,
+            strategy=self.strategy.name,
+            session_id=self.session_id,
+            letter=self.letter,
+            slot=slot.number,
+            fallback_level=slot.fallback_level,
+            member=member,
+            signal=signal,
+            plan=plan,
+            instrument=instrument,
+            quote=quote,
             qty=qty,
-            order_type=OrderType.LIMIT,
-            limit_price=limit,
-            intent=PositionIntent.OPEN_SHORT if short else PositionIntent.OPEN_LONG,
-            asset_class=AssetClass.OPTION if option is not None else AssetClass.EQUITY,
-            option=option,
+            allocation=allocation,
+            now=now,
         )
-        meta = {
-            "entry_id": cid,
-            "slot": slot.number,
-            "pool_rank": member.rank,
-            "fallback_level": slot.fallback_level,
-            "direction": signal.direction.value,
-            "bearish_mode": plan.mode if plan else None,
-            "target_symbol": member.symbol,
-            "allocation": str(allocation),
-            "signal_ts": iso_utc(now),
-            "phase": "entry",
-        }
-        if plan is not None and plan.mode == "InverseETF":
-            meta.update({"inverse_symbol": instrument, "leverage": plan.leverage})
-        if option is not None:
-            meta.update(_option_fields(option, synthetic=self.ctx.broker_name == "SIM"))
-        self.ctx.positions.open_position(
-            StrategyPosition(
-                cid,
-                self.strategy.name,
-                instrument,
-                member.symbol,
-                "short" if short else "long",
-                multiplier=option.multiplier if option is not None else 1,
-            )
-        )
+        cid, option = order.client_order_id, order.option
+        self.ctx.positions.open_position(order.position)
         slot.entry_id = cid
         try:
-            row = self.ctx.orders.submit(
-                request,
-                OrderContext(
-                    trading_date=self.ctx.trading_date.isoformat(),
-                    strategy=self.strategy.name,
-                    session_id=self.session_id,
-                    meta=meta,
-                ),
-            )
+            row = self.ctx.orders.submit(order.request, order.context)
         except BrokerError as exc:
             logger.info("entry %s refused: %s", cid, exc)
             self._rejected(now, member, slot, "broker_reject", cid)
@@ -486,11 +348,11 @@ class EntryDesk:
             client_order_id=cid,
             allocation=allocation,
             qty=qty,
-            ref_price=limit,
+            ref_price=order.limit,
             target_symbol=member.symbol,
             mapped_inverse=instrument if plan and plan.mode == "InverseETF" else None,
             mapping_version=plan.mapping_version if plan else None,
-            detail=_option_fields(option, synthetic=self.ctx.broker_name == "SIM")
+            detail=option_fields(option, synthetic=self.ctx.broker_name == "SIM")
             if option is not None
             else None,
         )
@@ -554,32 +416,3 @@ class EntryDesk:
     def cancel_working_entries(self) -> None:
         for cid in list(self.pending):
             self.ctx.orders.cancel(cid)
-
-
-def _mapping_fields(plan: BearishPlan | None, member: PoolMember) -> dict[str, Any]:
-    """§3.3: decisions about an InverseETF entry name the target, the ETF and the mapping;
-    those about a LongPut name the target (the order record's detail names the contract)."""
-    if plan is not None and plan.option is not None:
-        return {"target_symbol": member.symbol}
-    if plan is None or plan.mode != "InverseETF":
-        return {}
-    return {
-        "target_symbol": member.symbol,
-        "mapped_inverse": plan.instrument_symbol,
-        "mapping_version": plan.mapping_version,
-    }
-
-
-def _option_fields(option: OptionContract, *, synthetic: bool) -> dict[str, Any]:
-    """Entry metadata of a LongPut: the contract, and whether its chain is the SIM's synthetic."""
-    return {
-        "occ_symbol": option.occ_symbol,
-        "option_expiry": option.expiry.isoformat(),
-        "option_strike": str(option.strike),
-        "option_right": option.right,
-        "option_synthetic": synthetic,
-    }
-
-
-def _decimal_int(value: Any) -> int | None:
-    return None if value in (None, "") else int(Decimal(str(value)))

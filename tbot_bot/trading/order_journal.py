@@ -5,7 +5,8 @@ in state `new` before anything is sent; every later state change is checked agai
 machine (`tbot_bot.broker.order_state`) and recorded in `order_state_history`. Fills are stored by
 the broker's stable `external_id`, so applying the same fill twice changes nothing.
 
-Quantities and prices are stored as exact decimal strings, fees as integer cents.
+Quantities and prices are stored as exact decimal strings, fees as integer cents (the column
+encoding is `journal_columns.py`).
 """
 
 from __future__ import annotations
@@ -15,41 +16,28 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from tbot_bot.broker.models import (
-    AssetClass,
-    FillReport,
-    OptionContract,
-    OrderReport,
-    OrderRequest,
-    OrderSide,
-    OrderState,
-    OrderType,
-    PositionIntent,
-    TimeInForce,
-)
+from tbot_bot.broker.models import FillReport, OrderReport, OrderRequest, OrderSide, OrderState
 from tbot_bot.broker.order_state import adoption_path, check_transition, is_stale_report
 from tbot_bot.clock import Clock, iso_utc, parse_iso_utc
 from tbot_bot.errors import LogicError
 from tbot_bot.money import SIX_DP, ZERO, from_minor, to_minor
 from tbot_bot.trading.client_order_id import parse_client_order_id
+from tbot_bot.trading.journal_columns import (
+    decimal_or_none,
+    decimal_text,
+    fill_from_row,
+    option_json,
+    request_from_row,
+)
 from tbot_bot.trading.state_db import named_queries, transaction
 
 logger = logging.getLogger(__name__)
 
 _Q = named_queries("journal_queries.sql")
-
-
-def _text(value: Decimal | None) -> str | None:
-    """Exact decimal text without exponent notation ('0.000001', never '1E-6')."""
-    return None if value is None else format(value, "f")
-
-
-def _dec(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,49 +86,8 @@ class JournalOrder:
         return self.state.is_terminal
 
 
-def _option_json(option: OptionContract | None) -> str | None:
-    if option is None:
-        return None
-    return json.dumps(
-        {
-            "underlying": option.underlying,
-            "expiry": option.expiry.isoformat(),
-            "strike": _text(option.strike),
-            "right": option.right,
-            "multiplier": option.multiplier,
-        },
-        sort_keys=True,
-    )
-
-
-def _option_from_json(text: str | None) -> OptionContract | None:
-    if text is None:
-        return None
-    data = json.loads(text)
-    return OptionContract(
-        underlying=data["underlying"],
-        expiry=date.fromisoformat(data["expiry"]),
-        strike=Decimal(data["strike"]),
-        right=data["right"],
-        multiplier=int(data["multiplier"]),
-    )
-
-
 def _row_to_order(row: sqlite3.Row) -> JournalOrder:
-    request = OrderRequest(
-        client_order_id=row["client_order_id"],
-        symbol=row["symbol"],
-        side=OrderSide(row["side"]),
-        qty=Decimal(row["qty"]),
-        order_type=OrderType(row["order_type"]),
-        time_in_force=TimeInForce(row["time_in_force"]),
-        limit_price=_dec(row["limit_price"]),
-        stop_price=_dec(row["stop_price"]),
-        trail_percent=_dec(row["trail_percent"]),
-        intent=PositionIntent(row["position_intent"]),
-        asset_class=AssetClass(row["asset_class"]),
-        option=_option_from_json(row["option_json"]),
-    )
+    request = request_from_row(row)
     context = OrderContext(
         trading_date=row["trading_date"],
         strategy=row["strategy"],
@@ -153,7 +100,7 @@ def _row_to_order(row: sqlite3.Row) -> JournalOrder:
         state=OrderState(row["state"]),
         broker_order_id=row["broker_order_id"],
         filled_qty=Decimal(row["filled_qty"]),
-        avg_fill_price=_dec(row["avg_fill_price"]),
+        avg_fill_price=decimal_or_none(row["avg_fill_price"]),
         fees=from_minor(row["fees_minor"]),
         state_reason=row["state_reason"],
         context=context,
@@ -162,20 +109,6 @@ def _row_to_order(row: sqlite3.Row) -> JournalOrder:
         updated_utc=parse_iso_utc(row["updated_utc"]),
         sent_utc=parse_iso_utc(row["sent_utc"]) if row["sent_utc"] else None,
         closed_utc=parse_iso_utc(row["closed_utc"]) if row["closed_utc"] else None,
-    )
-
-
-def _row_to_fill(row: sqlite3.Row) -> FillReport:
-    return FillReport(
-        external_id=row["external_id"],
-        client_order_id=row["client_order_id"],
-        broker_order_id=row["broker_order_id"],
-        symbol=row["symbol"],
-        side=OrderSide(row["side"]),
-        qty=Decimal(row["qty"]),
-        price=Decimal(row["price"]),
-        fee=from_minor(row["fee_minor"]),
-        ts_utc=parse_iso_utc(row["ts_utc"]),
     )
 
 
@@ -211,15 +144,15 @@ class OrderJournal:
             "purpose": purpose,
             "symbol": request.symbol,
             "side": request.side.value,
-            "qty": _text(request.qty),
+            "qty": decimal_text(request.qty),
             "order_type": request.order_type.value,
             "time_in_force": request.time_in_force.value,
-            "limit_price": _text(request.limit_price),
-            "stop_price": _text(request.stop_price),
-            "trail_percent": _text(request.trail_percent),
+            "limit_price": decimal_text(request.limit_price),
+            "stop_price": decimal_text(request.stop_price),
+            "trail_percent": decimal_text(request.trail_percent),
             "position_intent": request.intent.value,
             "asset_class": request.asset_class.value,
-            "option_json": _option_json(request.option),
+            "option_json": option_json(request.option),
             "previous_attempt": context.previous_attempt,
             "meta_json": json.dumps(dict(context.meta), sort_keys=True, default=str),
             "now": now,
@@ -329,8 +262,8 @@ class OrderJournal:
             {
                 "client_order_id": order.client_order_id,
                 "broker_order_id": broker_order_id,
-                "filled_qty": _text(filled),
-                "avg_fill_price": _text(avg),
+                "filled_qty": decimal_text(filled),
+                "avg_fill_price": decimal_text(avg),
                 "fees_minor": to_minor(fees),
                 "now": self._now(),
             },
@@ -349,8 +282,8 @@ class OrderJournal:
                     "broker_order_id": fill.broker_order_id,
                     "symbol": fill.symbol,
                     "side": fill.side.value,
-                    "qty": _text(fill.qty),
-                    "price": _text(fill.price),
+                    "qty": decimal_text(fill.qty),
+                    "price": decimal_text(fill.price),
                     "fee_minor": to_minor(fill.fee),
                     "ts_utc": iso_utc(fill.ts_utc),
                     "now": now,
@@ -359,7 +292,7 @@ class OrderJournal:
             if not inserted:
                 return order, False
             fills = [
-                _row_to_fill(row)
+                fill_from_row(row)
                 for row in conn.execute(
                     _Q["select_fills_of_order"], {"client_order_id": client_order_id}
                 )
@@ -418,7 +351,7 @@ class OrderJournal:
             rows = self._conn.execute(
                 _Q["select_fills_of_order"], {"client_order_id": client_order_id}
             )
-        return [_row_to_fill(row) for row in rows]
+        return [fill_from_row(row) for row in rows]
 
     def has_fill(self, external_id: str) -> bool:
         row = self._conn.execute(_Q["select_fill_exists"], {"external_id": external_id}).fetchone()

@@ -11,6 +11,10 @@ what open buys already reserve; a sell larger than the long position (net of ope
 short sale for the excess. Rejections raise `OrderRejectedError`/`InsufficientFundsError`, as a
 real broker's 4xx would; the venue keeps no record of a rejected order. Puts come from the
 synthetic BSM chain of `sim/options.py` (LongPut on SIM, trading spec §14).
+
+This module is the `Broker` face of the venue: locking, fault injection, the clock, market data,
+the put chain's quotes and the account views. Accepting, matching and filling orders is
+`sim/matching.py`; cash and positions are `sim/book.py`.
 """
 
 from __future__ import annotations
@@ -23,12 +27,11 @@ from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from tbot_bot.broker.base import Broker, DuplicateClientOrderIdError
+from tbot_bot.broker.base import Broker
 from tbot_bot.broker.models import (
     Account,
     ActivityKind,
     ActivityReport,
-    AssetClass,
     AssetInfo,
     Capabilities,
     FillReport,
@@ -37,32 +40,16 @@ from tbot_bot.broker.models import (
     OrderReport,
     OrderRequest,
     OrderState,
-    OrderType,
     Position,
-    TimeInForce,
 )
 from tbot_bot.broker.sim.assets import reference_by_symbol, sim_asset_list
 from tbot_bot.broker.sim.book import SimBook
 from tbot_bot.broker.sim.faults import SimFaults
-from tbot_bot.broker.sim.fill_model import (
-    FillModelConfig,
-    fill_fee,
-    is_fractional,
-    match_bar,
-    quote_from_bar,
-    slippage_fraction,
-)
-from tbot_bot.broker.sim.options import (
-    DEFAULT_RISK_FREE_RATE,
-    check_option_request,
-    option_fill_price,
-    synthetic_chain,
-    synthetic_quote,
-)
-from tbot_bot.broker.sim.orders import SimOrder, check_inventory_and_cash, new_sim_order
+from tbot_bot.broker.sim.fill_model import FillModelConfig, quote_from_bar
+from tbot_bot.broker.sim.matching import SimMatchingEngine
+from tbot_bot.broker.sim.options import DEFAULT_RISK_FREE_RATE, synthetic_chain, synthetic_quote
 from tbot_bot.broker.sim.replay import MarketReplay, SymbolTape, exchange_date, sessions_of
 from tbot_bot.clock import Clock, require_utc
-from tbot_bot.errors import OrderRejectedError
 from tbot_bot.market.bars import Bar, Quote
 from tbot_bot.money import ZERO
 
@@ -108,26 +95,26 @@ class SimBroker(Broker):
         self._vix = list(replay.vix_points())
         self._vix_times = [ts for ts, _ in self._vix]
         self._rate = risk_free_rate  # RISK_FREE_RATE: r of the synthetic put chain
-        self._contracts: dict[str, OptionContract] = {}  # OCC symbol -> contract ever ordered
         self._shortable = None if shortable is None else frozenset(shortable)
         self._fractionable = None if fractionable is None else frozenset(fractionable)
-        # A real broker refuses a second order with the same client id; switching that off
-        # lets the contract suite count what a careless caller would have created.
-        self._enforce_unique = enforce_unique_client_ids
         self._lock = threading.RLock()
         self._book = SimBook(starting_cash)
-        self._orders: dict[str, list[SimOrder]] = {}
-        self._open: dict[str, SimOrder] = {}
-        self._fills: list[FillReport] = []
-        self._fill_keys: list[tuple[datetime, int]] = []  # (ts, delivery number), sorted
-        self._delivered: list[FillReport] = []  # the same fills in delivery order
-        self._next_order_no = 1
-        self._synced_to = require_utc(clock.now_utc())
+        start = require_utc(clock.now_utc())
+        self._engine = SimMatchingEngine(
+            self._tapes,
+            self._book,
+            self._config,
+            start,
+            option_quote_at=self._option_quote_at,
+            is_shortable=self.is_shortable,
+            supports_fractional=self.supports_fractional,
+            enforce_unique_client_ids=enforce_unique_client_ids,
+        )
         self._opening_deposit = ActivityReport(
             external_id=OPENING_DEPOSIT_ID,
             kind=ActivityKind.DEPOSIT,
             net_amount=starting_cash,
-            ts_utc=self._synced_to,
+            ts_utc=start,
             description="SIM opening deposit (ACCOUNT_BALANCE)",
             raw_type="CSD",
         )
@@ -156,125 +143,22 @@ class SimBroker(Broker):
             target = clock_now if now is None else require_utc(now, "advance_to now")
             if target > clock_now:
                 raise ValueError(f"advance_to({target}) is ahead of the clock ({clock_now})")
-            before = len(self._delivered)
+            before = len(self._engine.delivered)
             self._sync(target)
-            return self._delivered[before:]
+            return self._engine.delivered[before:]
 
     def _sync(self, now: datetime | None = None) -> None:
         """Match every open order against the bars due by `now` (default: the clock)."""
-        now = require_utc(self._clock.now_utc()) if now is None else now
-        if now < self._synced_to:
-            now = self._synced_to  # the venue never goes back in time
-        for order in list(self._open.values()):
-            self._advance_order(order, now)
-        self._synced_to = now
-
-    def _advance_order(self, order: SimOrder, now: datetime) -> None:
-        if order.request.option is not None:
-            self._advance_option(order, now)
-            return
-        bars = order.tape.bars
-        latency = self._config.latency
-        while order.is_open and order.next_bar < len(bars):
-            bar = bars[order.next_bar]
-            fill_ts = bar.ts_utc + latency
-            if fill_ts > now or (order.expires_at is not None and bar.ts_utc >= order.expires_at):
-                break
-            working = order.working
-            slippage = (
-                slippage_fraction(self._config, f"{order.client_order_id}|{order.fill_count}")
-                if working.marketable
-                else ZERO
-            )
-            match = match_bar(
-                working, bar, self._config, slippage=slippage, bar_complete=bar.end_utc <= now
-            )
-            if match.needs_complete_bar:
-                break
-            order.working = match.order
-            order.next_bar += 1
-            if match.qty > ZERO and match.price is not None:
-                self._execute(order, match.qty, match.price, fill_ts)
-            if order.is_open and order.request.time_in_force is TimeInForce.IOC:
-                self._finish(order, OrderState.CANCELLED, fill_ts)
-        if order.is_open and order.expires_at is not None and now >= order.expires_at:
-            self._finish(order, OrderState.EXPIRED, order.expires_at)
-
-    def _advance_option(self, order: SimOrder, now: datetime) -> None:
-        """Like an equity, from the first bar at or after the send, at that bar open's synthetic
-        quote (buy at the ask, sell at the bid, within the limit); the whole quantity at once."""
-        contract = order.request.option
-        assert contract is not None  # noqa: S101 - only option orders come here
-        bars = order.tape.bars
-        while order.is_open and order.next_bar < len(bars):
-            bar = bars[order.next_bar]
-            fill_ts = bar.ts_utc + self._config.latency
-            if fill_ts > now or (order.expires_at is not None and bar.ts_utc >= order.expires_at):
-                break
-            order.next_bar += 1
-            quote = self._option_quote_at(contract, bar.open, bar.ts_utc)
-            price = option_fill_price(order.request, quote)
-            if price is not None:
-                qty = order.working.remaining
-                order.working = order.working.after_fill(qty, partial_done=True)
-                self._execute(order, qty, price, fill_ts)
-            elif order.request.time_in_force is TimeInForce.IOC:
-                self._finish(order, OrderState.CANCELLED, fill_ts)
-        if order.is_open and order.expires_at is not None and now >= order.expires_at:
-            self._finish(order, OrderState.EXPIRED, order.expires_at)
-
-    def _execute(self, order: SimOrder, qty: Decimal, price: Decimal, ts: datetime) -> FillReport:
-        request = order.request
-        fee = fill_fee(qty, self._config, first_fill_of_order=order.fill_count == 0)
-        order.fill_count += 1
-        option = request.option
-        symbol = option.occ_symbol if option else request.symbol
-        multiplier = option.multiplier if option else 1
-        self._book.apply_fill(symbol, request.side, qty, price, fee, multiplier)
-        order.filled_qty += qty
-        order.filled_notional += qty * price
-        order.updated_at = ts
-        if order.working.remaining <= ZERO:
-            self._finish(order, OrderState.FILLED, ts)
-        else:
-            order.state = OrderState.PARTIALLY_FILLED
-        fill = FillReport(
-            external_id=f"{order.broker_order_id}-F{order.fill_count:03d}",
-            client_order_id=request.client_order_id,
-            broker_order_id=order.broker_order_id,
-            symbol=symbol,
-            side=request.side,
-            qty=qty,
-            price=price,
-            fee=fee,
-            ts_utc=ts,
-            asset_class=request.asset_class,
-            option=option,
-            intent=request.intent,
-        )
-        # Fills are kept sorted by time for `get_fills(since)`. A touched limit is only known at
-        # its bar's end but stamped at bar start + latency, so it can land before a fill that was
-        # delivered earlier: insert in place rather than append.
-        key = (ts, len(self._delivered))
-        index = bisect.bisect_right(self._fill_keys, key)
-        self._fill_keys.insert(index, key)
-        self._fills.insert(index, fill)
-        self._delivered.append(fill)
-        return fill
-
-    def _finish(self, order: SimOrder, state: OrderState, ts: datetime) -> None:
-        order.state = state
-        order.updated_at = max(order.updated_at, ts)
-        self._open.pop(order.broker_order_id, None)
+        self._engine.sync(require_utc(self._clock.now_utc()) if now is None else now)
 
     # -- account state ---------------------------------------------------------------------------
     def _mark(self, symbol: str) -> Decimal | None:
-        contract = self._contracts.get(symbol)
+        contract = self._engine.contracts.get(symbol)
         if contract is not None:
-            quote = self._option_quote_now(contract)
+            quote = self._engine.option_quote_now(contract)
             return quote.last if quote else None
         tape = self._tapes.get(symbol)
-        bar = tape.last_completed(self._synced_to) if tape else None
+        bar = tape.last_completed(self._engine.synced_to) if tape else None
         return bar.close if bar else None
 
     def get_account(self) -> Account:
@@ -299,94 +183,31 @@ class SimBroker(Broker):
         with self._lock:
             self.faults.before_request("get_open_orders")
             self._sync()
-            return [order.report() for order in self._open.values()]
+            return [order.report() for order in self._engine.open.values()]
 
     # -- orders ----------------------------------------------------------------------------------
     def submit_order(self, request: OrderRequest) -> OrderReport:
         with self._lock:
             applied = self.faults.before_request("submit_order")
             self._sync()
-            report = self._accept(request, self._synced_to).report()
+            report = self._engine.accept(request, self._engine.synced_to).report()
             self.faults.after_apply("submit_order", applied)
             return report
-
-    def _accept(self, request: OrderRequest, now: datetime) -> SimOrder:
-        cid = request.client_order_id
-        if self._enforce_unique and cid in self._orders:
-            raise DuplicateClientOrderIdError(f"SIM already holds an order with client id {cid}")
-        if request.asset_class is AssetClass.OPTION:
-            return self._accept_option(request, now)
-        tape = self._tapes.get(request.symbol)
-        if tape is None:
-            raise OrderRejectedError(f"SIM: symbol {request.symbol!r} is not in the replay")
-        fractional = is_fractional(request.qty)
-        if fractional and not self.supports_fractional(request.symbol):
-            raise OrderRejectedError(f"SIM: {request.symbol} is not fractionable")
-        if fractional and request.order_type not in {OrderType.MARKET, OrderType.LIMIT}:
-            raise OrderRejectedError("SIM: fractional orders must be market or limit orders")
-        last = tape.last_completed(now)
-        quote = quote_from_bar(last, self._config.spread_bps) if last else None
-        estimate = request.limit_price or (quote.ask if quote else None)
-        self._check_inventory_and_cash(request, estimate, fractional)
-        order = new_sim_order(request, f"SIM-{self._next_order_no:08d}", tape, quote, now, estimate)
-        self._next_order_no += 1
-        self._orders.setdefault(cid, []).append(order)
-        self._open[order.broker_order_id] = order
-        return order
-
-    def _accept_option(self, request: OrderRequest, now: datetime) -> SimOrder:
-        """An order for a synthetic put: qty in contracts, cash checked with the multiplier."""
-        contract = request.option
-        tape = self._tapes.get(contract.underlying) if contract else None
-        refusal = check_option_request(request, tape is not None)
-        if refusal is not None or contract is None or tape is None:
-            raise OrderRejectedError(f"SIM: {refusal}")
-        self._contracts[contract.occ_symbol] = contract
-        quote = self._option_quote_now(contract)
-        unit = request.limit_price or (quote.ask if quote else None)
-        estimate = None if unit is None else unit * contract.multiplier
-        check_inventory_and_cash(
-            request,
-            open_orders=self._open.values(),
-            position_qty=self._book.qty(contract.occ_symbol),
-            cash=self._book.cash,
-            estimate=estimate,
-            fractional=False,
-            shortable=False,  # the SIM does not write options
-        )
-        order = new_sim_order(request, f"SIM-{self._next_order_no:08d}", tape, None, now, estimate)
-        self._next_order_no += 1
-        self._orders.setdefault(request.client_order_id, []).append(order)
-        self._open[order.broker_order_id] = order
-        return order
-
-    def _check_inventory_and_cash(
-        self, request: OrderRequest, estimate: Decimal | None, fractional: bool
-    ) -> None:
-        check_inventory_and_cash(
-            request,
-            open_orders=self._open.values(),
-            position_qty=self._book.qty(request.symbol),
-            cash=self._book.cash,
-            estimate=estimate,
-            fractional=fractional,
-            shortable=self.is_shortable(request.symbol),
-        )
 
     def get_order_by_client_id(self, client_order_id: str) -> OrderReport | None:
         with self._lock:
             self.faults.before_request("get_order_by_client_id")
             self._sync()
-            orders = self._orders.get(client_order_id)
+            orders = self._engine.orders.get(client_order_id)
             return orders[0].report() if orders else None
 
     def cancel_order(self, client_order_id: str) -> None:
         with self._lock:
             applied = self.faults.before_request("cancel_order")
             self._sync()
-            for order in self._orders.get(client_order_id, []):
+            for order in self._engine.orders.get(client_order_id, []):
                 if order.is_open:
-                    self._finish(order, OrderState.CANCELLED, self._synced_to)
+                    self._engine.finish(order, OrderState.CANCELLED, self._engine.synced_to)
             self.faults.after_apply("cancel_order", applied)
 
     def cancel_all_orders(self) -> list[str]:
@@ -394,8 +215,8 @@ class SimBroker(Broker):
             self.faults.before_request("cancel_all_orders")
             self._sync()
             cancelled = []
-            for order in list(self._open.values()):
-                self._finish(order, OrderState.CANCELLED, self._synced_to)
+            for order in list(self._engine.open.values()):
+                self._engine.finish(order, OrderState.CANCELLED, self._engine.synced_to)
                 cancelled.append(order.client_order_id)
             return cancelled
 
@@ -405,10 +226,7 @@ class SimBroker(Broker):
         with self._lock:
             self.faults.before_request("get_fills")
             self._sync()
-            if since_utc is None:
-                return list(self._fills)
-            start = bisect.bisect_left(self._fill_keys, (require_utc(since_utc), -1))
-            return self._fills[start:]
+            return self._engine.fills_since(None if since_utc is None else require_utc(since_utc))
 
     def get_activities(self, since_utc: datetime | None = None) -> list[ActivityReport]:
         with self._lock:
@@ -435,7 +253,7 @@ class SimBroker(Broker):
             quotes: dict[str, Quote] = {}
             for symbol in symbols:
                 tape = self._tapes.get(symbol)
-                bar = tape.last_completed(self._synced_to) if tape else None
+                bar = tape.last_completed(self._engine.synced_to) if tape else None
                 if bar is not None:
                     quotes[symbol] = quote_from_bar(bar, self._config.spread_bps)
             return quotes
@@ -447,7 +265,7 @@ class SimBroker(Broker):
             self._sync()
             since = require_utc(since_utc)
             return {
-                symbol: self._tapes[symbol].completed_since(since, self._synced_to)
+                symbol: self._tapes[symbol].completed_since(since, self._engine.synced_to)
                 for symbol in symbols
                 if symbol in self._tapes
             }
@@ -469,24 +287,17 @@ class SimBroker(Broker):
             self.faults.before_request("get_option_chain")
             self._sync()
             tape = self._tapes.get(underlying)
-            bar = tape.last_completed(self._synced_to) if tape else None
+            bar = tape.last_completed(self._engine.synced_to) if tape else None
             if bar is None:
                 return [], []
-            return synthetic_chain(bar.close, exchange_date(self._synced_to))
+            return synthetic_chain(bar.close, exchange_date(self._engine.synced_to))
 
     def get_option_quote(self, contract: OptionContract) -> Quote | None:
         """BSM quote of a synthetic put (sigma = VIX/100, r = RISK_FREE_RATE), or None."""
         with self._lock:
             self.faults.before_request("get_option_quote")
             self._sync()
-            return self._option_quote_now(contract)
-
-    def _option_quote_now(self, contract: OptionContract) -> Quote | None:
-        tape = self._tapes.get(contract.underlying)
-        bar = tape.last_completed(self._synced_to) if tape else None
-        if bar is None:
-            return None
-        return self._option_quote_at(contract, bar.close, bar.end_utc)
+            return self._engine.option_quote_now(contract)
 
     def _option_quote_at(
         self, contract: OptionContract, spot: Decimal, ts: datetime
@@ -536,26 +347,22 @@ class SimBroker(Broker):
     def venue_order_ids(self, client_order_id: str) -> list[str]:
         """Every venue order created for `client_order_id` (more than one = a duplicate)."""
         with self._lock:
-            return [order.broker_order_id for order in self._orders.get(client_order_id, [])]
+            orders = self._engine.orders.get(client_order_id, [])
+            return [order.broker_order_id for order in orders]
 
     def venue_fill(self, client_order_id: str, qty: Decimal, price: Decimal) -> FillReport:
         """Execute `qty` of the open order at `price` now, as if the market had traded it."""
         with self._lock:
             self._sync()
-            order = self._open_order(client_order_id)
+            order = self._engine.open_order(client_order_id)
             if not ZERO < qty <= order.working.remaining:
                 raise ValueError(f"venue_fill qty {qty} outside (0, {order.working.remaining}]")
             order.working = replace(order.working, remaining=order.working.remaining - qty)
-            return self._execute(order, qty, price, self._synced_to)
+            return self._engine.execute(order, qty, price, self._engine.synced_to)
 
     def venue_cancel(self, client_order_id: str) -> None:
         """The venue cancels the order on its own (e.g. end of day, risk desk)."""
         with self._lock:
             self._sync()
-            self._finish(self._open_order(client_order_id), OrderState.CANCELLED, self._synced_to)
-
-    def _open_order(self, client_order_id: str) -> SimOrder:
-        for order in self._orders.get(client_order_id, []):
-            if order.is_open:
-                return order
-        raise ValueError(f"SIM holds no open order with client id {client_order_id}")
+            order = self._engine.open_order(client_order_id)
+            self._engine.finish(order, OrderState.CANCELLED, self._engine.synced_to)

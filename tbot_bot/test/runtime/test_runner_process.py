@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,14 @@ def test_runner_trades_a_day_and_writes_status(tbot_home: Path) -> None:
     assert {schedule["phases"][p]["status"] for p in ("open", "mid", "close")} == {"done"}
     runner_status = json.loads(paths.status_file("runner.json").read_text())
     assert runner_status["account"]["equity"] is not None
+    # the day's figures come from the runner's own fills; the reconciliation from the last sync
+    assert runner_status["trades_today"]["count"] == len(trades)
+    net = [Decimal(t["PnL"]) for t in trades]
+    assert Decimal(runner_status["pnl"]["realized_today"]) == sum(net, Decimal(0))
+    assert runner_status["trades_today"]["wins"] == sum(1 for n in net if n > 0)
+    assert runner_status["reconciliation"]["status"] == "ok"
+    assert runner_status["reconciliation"]["open_mismatches"] == 0
+    assert runner_status["reconciliation"]["last_run_utc"].startswith("2022-06-15")
     assert json.loads(paths.status_file("positions.json").read_text())["positions"] == []
     assert BotStateManager(paths).get_state() == "idle"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,11 +25,15 @@ from tbot_bot.runtime.requests import (
 from tbot_bot.test.web.webkit import IDENTITY
 from tbot_web.support.coa_form import parse_edit
 
+EXTRAS = {"files", "blocked", "sync_run_id", "sync_status", "cutover_utc"}
+
 
 def _result(home: RuntimePaths, request_id: str) -> dict[str, Any]:
     result = read_result(home, request_id)
     assert result is not None, f"no result for {request_id}"
-    assert set(result) == {"id", "status", "started_utc", "ended_utc", "message"}
+    # The five fields of web_runtime §1.3, plus the documented extras of some request types.
+    assert {"id", "status", "started_utc", "ended_utc", "message"} <= set(result)
+    assert set(result) - {"id", "status", "started_utc", "ended_utc", "message"} <= EXTRAS
     assert result["id"] == request_id and not is_pending(home, request_id)
     return result
 
@@ -132,6 +137,7 @@ def test_runner_passes_its_open_books(home: RuntimePaths, clock: FakeClock) -> N
     assert exported["status"] == "done", exported["message"]
     assert exported["message"].startswith("exported ")
     assert any(home.bot_outputs(IDENTITY).exports_root.rglob("*.csv"))
+    assert exported["files"] and all(Path(f).is_file() for f in exported["files"])
     assert _result(home, bad_export)["status"] == "rejected"
 
 

@@ -28,6 +28,14 @@ def test_status_redacted_and_fresh(viewer: FlaskClient) -> None:
     assert set(status["flags_live"]) == {"start", "stop", "kill"}
 
 
+def test_dashboard_shows_the_day_and_the_reconciliation(viewer: FlaskClient) -> None:
+    page = viewer.get("/dashboard").get_data(as_text=True)
+    assert '<span data-status="reconciliation.status" id="recon-status">partial</span>' in page
+    assert '<span data-status="reconciliation.open_mismatches" id="recon-open">2</span>' in page
+    assert '<dd data-status="trades_today.count">3</dd>' in page
+    assert '<dd data-status="pnl.realized_today">46.30</dd>' in page
+
+
 def test_status_goes_stale(viewer: FlaskClient, clock: FakeClock) -> None:
     clock.sleep_until(clock.now_utc() + timedelta(seconds=31))
     assert viewer.get("/api/status").get_json()["stale"] is True

@@ -274,6 +274,11 @@ def seed_runtime_files(paths: RuntimePaths, now: datetime | None = None) -> None
         },
         "positions_count": 2,
         "trades_today": {"count": 3, "wins": 2, "losses": 1, "win_rate_pct": "66.7"},
+        "reconciliation": {
+            "last_run_utc": updated_utc,
+            "status": "partial",
+            "open_mismatches": 2,
+        },
         "errors": {"count_today": 0, "last_error": None},
         "overall": {"level": "OK", "reasons": []},
         "schedule": {

@@ -1,4 +1,5 @@
-"""`tbot ledger verify|export` glue (accounting spec §8.5, §9): exit codes and outputs."""
+"""`tbot ledger verify|export` glue (accounting spec §8.5, §9): exit codes and outputs (export
+goes through the request channel, web_runtime §1.3)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from tbot_bot.accounting import create_ledgers
-from tbot_bot.accounting.cli import cmd_export, cmd_verify
+from tbot_bot.accounting.cli import cmd_verify
 from tbot_bot.accounting.schema import connect
 from tbot_bot.clock import FakeClock
 from tbot_bot.config.identity import BotIdentity
 from tbot_bot.config.path_resolver import BotOutputs, RuntimePaths
 from tbot_bot.config.secrets_manager import SecretsManager
+from tbot_bot.runtime.ledger_cli import cmd_export
 from tbot_bot.test.unit.accounting.builders import T0
 
 

@@ -1,0 +1,306 @@
+"""`tbot ledger sync|opening-balance|adjust-basis|export` through request files (accounting spec
+§1.2, §6.1, §6.4, §9; web_runtime §1.3), on a provisioned demo home with the SIM broker (no
+network)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tbot_bot.accounting.models import OpeningPosition
+from tbot_bot.accounting.schema import connect
+from tbot_bot.clock import SystemClock, iso_utc, parse_iso_utc
+from tbot_bot.config.path_resolver import RuntimePaths, data_set_dir
+from tbot_bot.money import to_minor
+from tbot_bot.runtime.cli import build_parser
+from tbot_bot.runtime.cli_demo import DEMO_IDENTITY, provision_demo
+from tbot_bot.runtime.home_broker import build_home_broker
+from tbot_bot.runtime.ledger_cli import (
+    cmd_adjust_basis,
+    cmd_export,
+    cmd_opening_balance,
+    cmd_sync,
+)
+from tbot_bot.runtime.requests import (
+    is_pending,
+    open_bot_books,
+    process_ledger_requests,
+    read_result,
+    submit_request,
+)
+
+DEMO = data_set_dir("synthetic/demo")
+pytestmark = [
+    pytest.mark.data,
+    pytest.mark.skipif(not (DEMO / "manifest.json").is_file(), reason="run `make data` first"),
+]
+CUTOVER = "2025-01-02T14:30:00Z"
+Command = Callable[..., int]
+
+
+@pytest.fixture
+def home(tbot_home: Path) -> RuntimePaths:
+    paths = RuntimePaths.for_home(tbot_home)
+    provision_demo(paths)  # identity, settings (BROKER_NAME=SIM), credentials, empty ledgers
+    return paths
+
+
+def _args(home: RuntimePaths, argv: list[str]) -> argparse.Namespace:
+    """Parse like `tbot ledger ...` does, so the flags and defaults are the real ones."""
+    return build_parser().parse_args(["ledger", *argv, "--home", str(home.home)])
+
+
+def _run(command: Command, args: argparse.Namespace) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = command(args, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@contextlib.contextmanager
+def _ledger(home: RuntimePaths) -> Iterator[sqlite3.Connection]:
+    conn = connect(home.bot_outputs(DEMO_IDENTITY.string).ledger_db("ledger"), readonly=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _rows(home: RuntimePaths, query: str) -> list[dict[str, Any]]:
+    with _ledger(home) as conn:
+        return [dict(r) for r in conn.execute(query)]
+
+
+def _counts(home: RuntimePaths) -> dict[str, int]:
+    tables = ("journal_events", "ledger_entries", "sync_runs", "raw_broker_records", "ledger_meta")
+    with _ledger(home) as conn:
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}  # noqa: S608
+
+
+def _pending_files(home: RuntimePaths) -> list[str]:
+    return [p.name for p in home.requests_dir.glob("*.json") if ".result." not in p.name]
+
+
+def _sim_cash_minor(home: RuntimePaths) -> int:
+    broker = build_home_broker(home, SystemClock())
+    broker.connect()
+    try:
+        return to_minor(broker.get_account().cash)
+    finally:
+        broker.close()
+
+
+def test_opening_balance_at_a_cutover_posts_once(home: RuntimePaths) -> None:
+    code, out, err = _run(
+        cmd_opening_balance, _args(home, ["opening-balance", "--cutover", CUTOVER])
+    )
+    assert (code, err) == (0, ""), err
+    assert out.startswith("opening balance posted at cutover 2025-01-02T14:30:00.000Z")
+
+    events = _rows(home, "SELECT id, event_type, DTPOSTED, source FROM journal_events")
+    assert len(events) == 1
+    assert events[0]["event_type"] == "OPENING_BALANCE"
+    assert events[0]["DTPOSTED"] == iso_utc(parse_iso_utc(CUTOVER) - timedelta(milliseconds=1))
+    assert events[0]["DTPOSTED"] == "2025-01-02T14:29:59.999Z"
+    cash = _rows(home, "SELECT amount_minor FROM ledger_entries WHERE account_code = '1030'")
+    assert [r["amount_minor"] for r in cash] == [_sim_cash_minor(home)]
+    meta = {r["key"]: r["value"] for r in _rows(home, "SELECT key, value FROM ledger_meta")}
+    assert meta["ob_cutover_utc"] == "2025-01-02T14:30:00.000Z"
+    before = _counts(home)
+
+    code, out, err = _run(cmd_opening_balance, _args(home, ["opening-balance"]))
+    assert (code, err) == (0, "")
+    assert out.startswith("opening balance already posted (")
+    assert "nothing written" in out
+    assert _counts(home) == before  # not even a sync_runs row or a raw record
+
+
+def test_opening_balance_refuses_a_future_or_unparsable_cutover(home: RuntimePaths) -> None:
+    future = iso_utc(SystemClock().now_utc() + timedelta(days=1))
+    code, out, err = _run(
+        cmd_opening_balance, _args(home, ["opening-balance", "--cutover", future])
+    )
+    assert code == 2 and out == ""
+    assert "rejected" in err and future in err and "future" in err
+    code, _, err = _run(
+        cmd_opening_balance, _args(home, ["opening-balance", "--cutover", "2025-01-02 9am"])
+    )
+    assert code == 2 and "'2025-01-02 9am'" in err and "ISO-8601 UTC" in err
+    assert _counts(home)["journal_events"] == 0
+    assert _pending_files(home) == []  # both were answered (rejected), none left behind
+
+
+def test_sync_runs_a_broker_sync_with_the_trigger(home: RuntimePaths) -> None:
+    code, out, err = _run(cmd_sync, _args(home, ["sync", "--trigger", "manual"]))
+    assert (code, err) == (0, ""), err
+    runs = _rows(home, "SELECT sync_run_id, trigger, status, actor FROM sync_runs")
+    syncs = [r for r in runs if r["trigger"] == "manual"]
+    assert len(syncs) == 1 and syncs[0]["status"] == "ok"
+    assert out.startswith(f"sync {syncs[0]['sync_run_id']} ok (trigger manual)")
+    # The first sync of an empty ledger posts the opening balance at "now" (§6.4).
+    events = _rows(home, "SELECT event_type FROM journal_events")
+    assert [e["event_type"] for e in events] == ["OPENING_BALANCE"]
+    code, out, _ = _run(cmd_sync, _args(home, ["sync"]))  # default trigger: cli
+    assert code == 0 and "(trigger cli)" in out
+    assert [
+        r["status"] for r in _rows(home, "SELECT status FROM sync_runs WHERE trigger='cli'")
+    ] == ["ok"]
+
+
+def test_cli_leaves_the_request_to_the_writer_holding_the_lock(home: RuntimePaths) -> None:
+    clock = SystemClock()
+    books = open_bot_books(home, clock, actor="runner")  # as the runner holds them
+    try:
+        code, out, err = _run(cmd_sync, _args(home, ["sync", "--wait", "1"]))
+        assert code == 2 and out == ""
+        match = re.search(r"still pending; the runner will answer request (\S+)", err)
+        assert match, err
+        request_id = match.group(1)
+        assert is_pending(home, request_id) and read_result(home, request_id) is None
+        broker = build_home_broker(home, clock)
+        broker.connect()
+        try:
+            answered = process_ledger_requests(home, clock, books=books, broker=broker)
+        finally:
+            broker.close()
+    finally:
+        books.close()
+    assert answered == [request_id]
+    result = read_result(home, request_id)
+    assert result is not None and result["status"] == "done", result
+    runs = _rows(home, "SELECT trigger, status FROM sync_runs WHERE trigger = 'cli'")
+    assert runs == [{"trigger": "cli", "status": "ok"}]
+
+
+def test_broker_requests_need_a_broker_and_a_known_trigger(home: RuntimePaths) -> None:
+    clock = SystemClock()
+    no_broker = submit_request(home, "ledger_sync", {}, "test", clock=clock)
+    bad_trigger = submit_request(home, "ledger_sync", {"trigger": "open"}, "test", clock=clock)
+    assert sorted(process_ledger_requests(home, clock)) == sorted([no_broker, bad_trigger])
+    failed = read_result(home, no_broker)
+    assert failed is not None and failed["status"] == "failed"
+    assert "no broker is available" in failed["message"]
+    rejected = read_result(home, bad_trigger)
+    assert rejected is not None and rejected["status"] == "rejected"
+    assert "'open'" in rejected["message"] and "manual" in rejected["message"]
+    assert _counts(home)["journal_events"] == 0
+
+
+def test_runner_session_open_keeps_session_requests_pending(home: RuntimePaths) -> None:
+    clock = SystemClock()
+    request_id = submit_request(home, "ledger_sync", {"trigger": "eod"}, "test", clock=clock)
+    books = open_bot_books(home, clock, actor="runner")
+    try:
+        with books.session("fills", trigger="fills"):  # a phase in progress
+            assert process_ledger_requests(home, clock, books=books) == []
+        assert is_pending(home, request_id)
+    finally:
+        books.close()
+
+
+def test_export_goes_through_a_request(home: RuntimePaths) -> None:
+    day = SystemClock().now_utc().date().isoformat()
+    argv = ["export", "--format", "csv", "--from", day, "--to", day]
+    code, out, err = _run(cmd_export, _args(home, argv))
+    assert (code, err) == (0, ""), err
+    files = [Path(line) for line in out.splitlines()]
+    assert files and all(f.is_file() for f in files)
+    assert {f.suffix for f in files} == {".csv", ".json"}
+    assert _pending_files(home) == []
+
+
+def test_blocked_export_exits_1(home: RuntimePaths) -> None:
+    ident = DEMO_IDENTITY
+    conn = connect(home.bot_outputs(ident.string).ledger_db("ledger"))
+    try:  # an open cash mismatch (not INTRADAY) blocks every export (§9)
+        conn.execute(
+            "INSERT INTO reconciliation_log (entity_code, jurisdiction_code, broker_code, broker,"
+            " error_code, status, recon_type, timestamp_utc, delta_minor) VALUES"
+            " (?, ?, ?, ?, 'CASH_MISMATCH', 'mismatch', 'cash', ?, 100)",
+            (
+                ident.entity_code,
+                ident.jurisdiction_code,
+                ident.broker_code,
+                ident.broker_code,
+                iso_utc(SystemClock().now_utc()),
+            ),
+        )
+    finally:
+        conn.close()
+    day = SystemClock().now_utc().date().isoformat()
+    argv = ["export", "--format", "ofx", "--from", day, "--to", day]
+    code, out, err = _run(cmd_export, _args(home, argv))
+    assert (code, out) == (1, ""), err
+    assert err.startswith("ledger export blocked: ") and "open reconciliation row" in err
+    backwards = ["export", "--format", "ofx", "--from", day, "--to", "2000-01-01"]
+    code, _, err = _run(cmd_export, _args(home, backwards))
+    assert code == 2 and "rejected" in err and "ascending" in err
+
+
+def _post_estimated_opening_lot(home: RuntimePaths) -> int:
+    """An opening balance whose one position had no broker basis (market value used)."""
+    clock = SystemClock()
+    books = open_bot_books(home, clock, actor="test")
+    try:
+        with books.session("opening_balance"):
+            books.post_opening_balance(
+                [OpeningPosition("MSFT", Decimal(10), None, market_value=Decimal("2500.00"))],
+                100_000,
+                clock.now_utc() - timedelta(days=1),
+                actor="test",
+            )
+    finally:
+        books.close()
+    (lot,) = _rows(home, "SELECT id, basis_minor, est_basis FROM lots")
+    assert (lot["basis_minor"], lot["est_basis"]) == (250_000, 1)
+    return int(lot["id"])
+
+
+def test_adjust_basis_fixes_an_opening_lot(home: RuntimePaths) -> None:
+    lot_id = _post_estimated_opening_lot(home)
+    argv = ["adjust-basis", "--lot", str(lot_id), "--basis", "2431.17", "--reason", "broker 1099"]
+    code, out, err = _run(cmd_adjust_basis, _args(home, argv))
+    assert (code, err) == (0, ""), err
+    assert out.startswith(f"lot {lot_id}: basis set to 2431.17 (event ")
+    (event,) = _rows(
+        home, "SELECT id, event_type FROM journal_events WHERE event_type = 'ADJUSTMENT'"
+    )
+    legs = _rows(
+        home,
+        f"SELECT account_code, amount_minor FROM ledger_entries WHERE event_id = {event['id']} "  # noqa: S608
+        "ORDER BY leg_no",
+    )
+    assert sorted((r["account_code"], r["amount_minor"]) for r in legs) == [
+        ("1111", -6_883),
+        ("3030", 6_883),
+    ]
+    (adjustment,) = _rows(home, "SELECT lot_id, basis_delta_minor, reason FROM lot_adjustments")
+    assert adjustment == {"lot_id": lot_id, "basis_delta_minor": -6_883, "reason": "ob_correction"}
+
+
+def test_adjust_basis_refusals_name_the_problem(home: RuntimePaths) -> None:
+    lot_id = _post_estimated_opening_lot(home)
+    before = _counts(home)
+    argv = ["adjust-basis", "--lot", str(lot_id), "--basis", "abc", "--reason", "typo"]
+    code, _, err = _run(cmd_adjust_basis, _args(home, argv))
+    assert code == 2 and "params.basis must be a decimal amount" in err and "'abc'" in err
+    argv = ["adjust-basis", "--lot", "999", "--basis", "10.00", "--reason", "no such lot"]
+    code, _, err = _run(cmd_adjust_basis, _args(home, argv))
+    assert code == 1 and "no lot with id 999" in err
+    after = _counts(home)
+    # nothing half-written; the failed attempt is on record as a failed session
+    assert {k: v for k, v in after.items() if k != "sync_runs"} == {
+        k: v for k, v in before.items() if k != "sync_runs"
+    }
+    runs = _rows(home, "SELECT status FROM sync_runs ORDER BY started_at_utc DESC, rowid DESC")
+    assert after["sync_runs"] == before["sync_runs"] + 1 and runs[0]["status"] == "failed"
