@@ -275,6 +275,7 @@ def opening_balance(
     *,
     actor: str,
     raw_record_ids: Sequence[int] = (),
+    position_source: str = "manual",
 ) -> PostResult:
     """Post the OB once (§6.4); a second call, or a ledger with events, changes nothing."""
     books.require_session()
@@ -317,6 +318,7 @@ def opening_balance(
             sync_run_id=books.require_session().sync_run_id,
             mapping_version=books.mapping.version,
             extra_json={
+                "position_source": position_source,
                 "raw_record_ids": list(raw_record_ids),
                 "positions": len(positions),
                 "cash_minor": cash_minor,

@@ -301,11 +301,19 @@ class Books:
         *,
         actor: str,
         raw_record_ids: Sequence[int] = (),
+        position_source: str = "manual",
     ) -> PostResult:
+        """The OB event (§6.4); `position_source` and `raw_record_ids` go to its audit row."""
         from tbot_bot.accounting import admin
 
         return admin.opening_balance(
-            self, positions, cash_minor, cutover, actor=actor, raw_record_ids=raw_record_ids
+            self,
+            positions,
+            cash_minor,
+            cutover,
+            actor=actor,
+            raw_record_ids=raw_record_ids,
+            position_source=position_source,
         )
 
     def publish_coa(self, changes: Sequence[Mapping[str, Any]], *, actor: str, reason: str) -> str:

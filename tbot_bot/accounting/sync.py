@@ -72,9 +72,9 @@ def sync_broker(
         fetched = _fetch(books, broker, window_start, window_end, annotate)
         session.counts["fetched"] = len(fetched.records)
         trades = sum(1 for r in fetched.records if r.kind == "fill")
-        raw_ids = _store_raw(books, fetched, session.sync_run_id)
+        raw_ids, holding_ids = _store_raw(books, fetched, session.sync_run_id)
         if opening_balance_posted(books) is None:
-            _opening_balance(books, fetched, now, actor)
+            _opening_balance(books, fetched, now, actor, holding_ids)
             fetched = _Fetched(
                 fetched.account, fetched.positions, [r for r in fetched.records if r.dtposted > now]
             )
@@ -115,8 +115,8 @@ def opening_balance_from_broker(
     _require_clean(books, "opening balance")
     with books.session("opening_balance") as session:
         fetched = _Fetched(broker.get_account(), broker.get_positions(), [])
-        _store_raw(books, fetched, session.sync_run_id)
-        return _opening_balance(books, fetched, cutover, actor)
+        _, holding_ids = _store_raw(books, fetched, session.sync_run_id)
+        return _opening_balance(books, fetched, cutover, actor, holding_ids)
 
 
 def opening_balance_posted(books: Books) -> str | None:
@@ -181,15 +181,20 @@ def _fetch(
     return _Fetched(account, positions, records)
 
 
-def _store_raw(books: Books, fetched: _Fetched, run_id: str) -> dict[str, int]:
-    """Raw records in their own transaction, before any posting (§6.1 step 5)."""
+def _store_raw(books: Books, fetched: _Fetched, run_id: str) -> tuple[dict[str, int], list[int]]:
+    """Raw records in their own transaction, before any posting (§6.1 step 5).
+
+    Returns the raw id of each activity/fill by external id, and the raw ids of the position
+    and account records (the opening balance's audit row names them, §6.4).
+    """
     now, code = books.now_text(), books.identity.broker_code
     ids: dict[str, int] = {}
+    holdings: list[int] = []
     with transaction(books.ledger):
         for record in fetched.records:
             ids[record.external_id] = intake.store_record(books.ledger, record, now, run_id)[0]
         for position in fetched.positions:
-            intake.store_raw(
+            raw_id, _ = intake.store_raw(
                 books.ledger,
                 broker_code=code,
                 record_kind="position",
@@ -198,8 +203,9 @@ def _store_raw(books: Books, fetched: _Fetched, run_id: str) -> dict[str, int]:
                 now=now,
                 sync_run_id=run_id,
             )
+            holdings.append(raw_id)
         account = fetched.account
-        intake.store_raw(
+        raw_id, _ = intake.store_raw(
             books.ledger,
             broker_code=code,
             record_kind="account",
@@ -213,7 +219,8 @@ def _store_raw(books: Books, fetched: _Fetched, run_id: str) -> dict[str, int]:
             now=now,
             sync_run_id=run_id,
         )
-    return ids
+        holdings.append(raw_id)
+    return ids, holdings
 
 
 def _position_payload(position: Position, now: str) -> dict[str, str | None]:
@@ -228,7 +235,9 @@ def _position_payload(position: Position, now: str) -> dict[str, str | None]:
     }
 
 
-def _opening_balance(books: Books, fetched: _Fetched, cutover: datetime, actor: str) -> PostResult:
+def _opening_balance(
+    books: Books, fetched: _Fetched, cutover: datetime, actor: str, raw_record_ids: list[int]
+) -> PostResult:
     positions = []
     for p in fetched.positions:
         option = p.asset_class is AssetClass.OPTION
@@ -243,7 +252,14 @@ def _opening_balance(books: Books, fetched: _Fetched, cutover: datetime, actor: 
     cash = to_minor_exact(
         Decimal(fetched.account.cash), books.currencies.get(fetched.account.currency, 2)
     )
-    return books.post_opening_balance(positions, cash, cutover, actor=actor)
+    return books.post_opening_balance(
+        positions,
+        cash,
+        cutover,
+        actor=actor,
+        raw_record_ids=raw_record_ids,
+        position_source="broker_positions",
+    )
 
 
 def _metrics_line(books: Books, result: SyncResult, started_ns: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -116,6 +117,14 @@ def test_opening_balance_at_a_cutover_posts_once(home: RuntimePaths) -> None:
     assert [r["amount_minor"] for r in cash] == [_sim_cash_minor(home)]
     meta = {r["key"]: r["value"] for r in _rows(home, "SELECT key, value FROM ledger_meta")}
     assert meta["ob_cutover_utc"] == "2025-01-02T14:30:00.000Z"
+    # the audit row names where the positions came from and the raw records they were read from
+    (audit,) = _rows(home, "SELECT extra_json FROM audit_trail WHERE event_type = 'OB_POSTED'")
+    extra = json.loads(audit["extra_json"])
+    raw = _rows(
+        home, "SELECT id FROM raw_broker_records WHERE record_kind IN ('position', 'account')"
+    )
+    assert extra["position_source"] == "broker_positions"
+    assert sorted(extra["raw_record_ids"]) == sorted(r["id"] for r in raw) and raw
     before = _counts(home)
 
     code, out, err = _run(cmd_opening_balance, _args(home, ["opening-balance"]))
