@@ -6,6 +6,7 @@ so no test can read or write a real home, whatever code path it takes.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,13 @@ _REAL_RUNTIME_DIRS = tuple(
     )
 )
 _guard = {"active": False}
+
+# werkzeug's dev server (pytest-httpserver's broker fakes) gives its logger a stderr handler the
+# first time it logs with no handler in reach. When that first line comes from a server thread
+# after a test ended, the handler keeps the finished test's captured stderr and every later line
+# fails with "--- Logging error --- ValueError: I/O operation on closed file". A handler of our
+# own stops werkzeug from adding one; its records still propagate to pytest's log capture.
+logging.getLogger("werkzeug").addHandler(logging.NullHandler())
 
 
 def _forbid_real_home(event: str, args: tuple[object, ...]) -> None:
