@@ -16,6 +16,7 @@ from typing import Any
 from tbot_bot.accounting.codec import ny_day_bounds
 from tbot_bot.accounting.floatbook import snapshot_from_row
 from tbot_bot.accounting.models import EventView, FloatSnapshot, OpenLot, SplitView, TrialBalanceRow
+from tbot_bot.accounting.reconcile import blocking_rows
 from tbot_bot.accounting.schema import connect
 from tbot_bot.accounting.sqlfiles import sql
 from tbot_bot.clock import iso_utc
@@ -209,3 +210,17 @@ def unmapped_open(outputs: BotOutputs) -> list[dict[str, Any]]:
 def open_reconciliation(outputs: BotOutputs) -> list[dict[str, Any]]:
     with reader(outputs) as conn:
         return [dict(r) for r in conn.execute(sql("reconcile", "open_rows"))]
+
+
+def reconciliation_summary(outputs: BotOutputs) -> dict[str, Any]:
+    """The status view of reconciliation (§6.5): the latest broker sync's end and status, and
+    the open problem rows that block exports (INTRADAY rows excluded). Every sync counts, the
+    runner's own and those asked for through `tbot ledger sync`."""
+    with reader(outputs) as conn:
+        row = conn.execute(sql("queries", "latest_sync_run")).fetchone()
+        open_rows = [dict(r) for r in conn.execute(sql("reconcile", "open_rows"))]
+    return {
+        "last_run_utc": None if row is None else row["finished_at_utc"] or row["started_at_utc"],
+        "status": None if row is None else row["status"],
+        "open_mismatches": len(blocking_rows(open_rows)),
+    }

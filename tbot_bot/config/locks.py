@@ -61,6 +61,12 @@ def acquire(path: Path) -> None:
     raise ConfigError(f"could not acquire lock {path}")
 
 
+def is_held(path: Path) -> bool:
+    """True while a live process holds the lock (a stale file of a dead process is not held)."""
+    holder = _holder_pid(path)
+    return holder is not None and _pid_alive(holder)
+
+
 def release(path: Path) -> None:
     """Remove the lock if this process holds it."""
     if _holder_pid(path) == os.getpid():

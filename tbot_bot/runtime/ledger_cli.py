@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from tbot_bot.broker.base import Broker
 from tbot_bot.clock import Clock, SystemClock
+from tbot_bot.config import locks
 from tbot_bot.config.path_resolver import RuntimePaths
 from tbot_bot.errors import TbotError
 from tbot_bot.runtime.home_broker import home_broker_factory
@@ -39,14 +40,17 @@ def run_request(
     """Submit one request, work the queue as the one-shot worker, wait for the result.
 
     Returns (request id, result), the result None when it is still pending after `wait_s`.
-    The worker is retried while waiting: another one-shot may have held the lock briefly.
+    While a runner is up it answers (accounting spec §1.2), with its live broker: this command
+    then only waits. Otherwise it works the queue itself, retried while waiting (another
+    one-shot may have held the ledger briefly).
     """
     clock = clock or SystemClock()
     factory = broker_factory or home_broker_factory(paths, clock)
     request_id = submit_request(paths, request_type, params, ACTOR, clock=clock)
     deadline = time.monotonic() + max(wait_s, 0.0)
     while True:
-        process_ledger_requests(paths, clock, broker_factory=factory)
+        if not locks.is_held(paths.lock_file("runner")):
+            process_ledger_requests(paths, clock, broker_factory=factory)
         result = read_result(paths, request_id)
         remaining = deadline - time.monotonic()
         if result is not None or remaining <= 0:

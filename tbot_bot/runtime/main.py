@@ -43,6 +43,7 @@ RESTART_WINDOW = timedelta(minutes=10)
 STOP_GRACE_S = {"runner": 30.0, "web": 10.0}
 TICK_S = 1.0
 STATUS_EVERY_S = 5
+LEDGER_WORKER_JOIN_S = 30  # shutdown waits this long for a ledger request in progress
 Spawner = Callable[[Sequence[str]], subprocess.Popen[bytes]]
 
 
@@ -99,6 +100,7 @@ class Supervisor:
         self.children = {n: Child(n, commands.get(n) or child_command(paths, n)) for n in names}
         self.boot = self.clock.now_utc()
         self._stop = threading.Event()
+        self._ledger_worker: threading.Thread | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def request_stop(self, *_: object) -> None:
@@ -131,11 +133,26 @@ class Supervisor:
         self._handle_requests(now)
         runner = self.children.get("runner")
         if setup_done and (runner is None or not runner.alive()):
-            # No runner holds the ledger: main answers the ledger requests itself, building the
-            # home's broker only when a sync or opening balance asks for it.
+            self._start_ledger_worker()
+
+    def _start_ledger_worker(self) -> None:
+        """No runner holds the ledger: a one-shot worker thread answers the ledger requests,
+        building the home's broker only when a sync or opening balance asks for it. A thread,
+        so a sync in broker retries never stalls the children's watch or the status merge."""
+        if self._ledger_worker is not None and self._ledger_worker.is_alive():
+            return
+        self._ledger_worker = threading.Thread(
+            target=self._answer_ledger_requests, name="ledger-requests", daemon=True
+        )
+        self._ledger_worker.start()
+
+    def _answer_ledger_requests(self) -> None:
+        try:
             process_ledger_requests(
                 self.paths, self.clock, broker_factory=home_broker_factory(self.paths, self.clock)
             )
+        except Exception:
+            logger.exception("answering ledger requests failed")
 
     def setup_complete(self) -> bool:
         state = BotStateManager(self.paths).get_state()
@@ -192,6 +209,8 @@ class Supervisor:
     def shutdown(self) -> None:
         for child in self.children.values():
             self._terminate(child)
+        if self._ledger_worker is not None:  # let a request in progress write its result
+            self._ledger_worker.join(timeout=LEDGER_WORKER_JOIN_S)
         self._log("main_stopped", "supervisor stopped its children and exits")
 
     # -- requests and status ------------------------------------------------------------------

@@ -25,7 +25,10 @@ from tbot_bot.accounting.sync import (
 )
 from tbot_bot.broker.base import Broker
 from tbot_bot.clock import iso_utc, parse_iso_utc
-from tbot_bot.errors import StateError
+from tbot_bot.errors import ConfigError, StateError
+from tbot_bot.reporting.bot_logs import BotLogs
+from tbot_bot.reporting.recon_log import log_reconciliation_problems
+from tbot_bot.runtime.provisioning import load_runtime_config
 
 logger = logging.getLogger(__name__)
 MAX_REASON = 200
@@ -33,6 +36,8 @@ MAX_CHANGES = 200
 # A request may name only the triggers whose reconciliation is authoritative (accounting §6.5);
 # the phase triggers (open, mid, close, fills, ...) belong to the runner.
 SYNC_TRIGGERS = tuple(sorted(AUTHORITATIVE_TRIGGERS))
+# How far back an opening-balance cutover may be (positions are read now; clock skew allowance).
+MAX_CUTOVER_AGE = timedelta(minutes=5)
 CUTOVER_FORMAT = "ISO-8601 UTC such as 2025-07-15T13:30:00Z (or with an explicit offset)"
 
 
@@ -151,9 +156,16 @@ def _ledger_sync(books: Books, item: LedgerRequest, brokers: BrokerSource) -> An
         raise RequestError(
             f"ledger_sync: params.trigger {trigger!r} must be one of {list(SYNC_TRIGGERS)}"
         )
-    result = sync_broker(books, brokers.get(), trigger=str(trigger), actor=item.requested_by)
+    broker = brokers.get()
+    result = sync_broker(books, broker, trigger=str(trigger), actor=item.requested_by)
     counts = result.counts
-    problems = len(result.new_problems)
+    problems = log_reconciliation_problems(
+        BotLogs(books.outputs, _log_format(books)),
+        result,
+        trigger=str(trigger),
+        broker=broker.name,
+        now_utc=iso_utc(books.clock.now_utc()),
+    )
     message = (
         f"sync {result.sync_run_id} {result.status} (trigger {trigger}): fetched "
         f"{counts.get('fetched', 0)}, inserted {counts.get('inserted', 0)}, duplicates "
@@ -161,6 +173,15 @@ def _ledger_sync(books: Books, item: LedgerRequest, brokers: BrokerSource) -> An
         f"{problems} reconciliation problem(s)"
     )
     return Answer(message, {"sync_run_id": result.sync_run_id, "sync_status": result.status})
+
+
+def _log_format(books: Books) -> str:
+    """The bot's LOG_FORMAT, so request syncs write the same log format as the runner."""
+    try:
+        return str(load_runtime_config(books.paths).settings.LOG_FORMAT)
+    except ConfigError as exc:
+        logger.warning("LOG_FORMAT unreadable (%s); unresolved lines written as json", exc)
+        return "json"
 
 
 def _cutover(item: LedgerRequest, now: datetime) -> datetime:
@@ -180,6 +201,14 @@ def _cutover(item: LedgerRequest, now: datetime) -> datetime:
             raise RequestError(
                 f"ledger_opening_balance: params.cutover {raw!r} is in the future (now "
                 f"{iso_utc(now)}); expected a past {CUTOVER_FORMAT}"
+            )
+        if cutover < now - MAX_CUTOVER_AGE:
+            # The broker reports positions and cash as of now; dated earlier, every activity
+            # since the cutover would be in the opening balance and imported again (§6.4).
+            raise RequestError(
+                f"ledger_opening_balance: params.cutover {raw!r} is more than "
+                f"{MAX_CUTOVER_AGE.seconds // 60} minutes before now ({iso_utc(now)}); the "
+                "broker reports positions and cash as of now, so the cutover must be recent"
             )
     return cutover.replace(microsecond=cutover.microsecond // 1000 * 1000)
 

@@ -36,6 +36,7 @@ from tbot_bot.config.fileio import (
 )
 from tbot_bot.config.identity import BotIdentity
 from tbot_bot.config.path_resolver import RuntimePaths
+from tbot_bot.config.redact import redact_text
 from tbot_bot.config.secrets_manager import SecretsManager
 from tbot_bot.errors import ConfigError, TbotError
 from tbot_bot.runtime.request_handlers import (
@@ -146,9 +147,16 @@ def process_ledger_requests(
             answered.append(item.id)
         else:
             ledger_work.append(item)
-    if books is not None and books.current_session is not None:
-        # The runner's phase session is open: requests that need their own session wait.
-        ledger_work = [item for item in ledger_work if item.type not in SESSION_TYPES]
+    session = books.current_session if books is not None else None
+    if session is not None:
+        # The runner's phase session is open: requests that need their own session wait, and
+        # during any other session (a sync in broker retries) every request waits, so a COA
+        # publish never lands in the middle of a sync run.
+        ledger_work = [
+            item
+            for item in ledger_work
+            if item.type not in SESSION_TYPES and session.kind == "fills"
+        ]
     if ledger_work:
         brokers = BrokerSource(broker, broker_factory)
         try:
@@ -214,7 +222,13 @@ def _run_one(
         logger.warning("request %s (%s) failed: %s", item.id, item.type, exc)
         # An export refused by its preconditions is "blocked" (`tbot ledger export` exits 1).
         extra = {"blocked": True} if isinstance(exc, ExportBlocked) else None
-        _finish(paths, clock, item, started, "failed", str(exc), extra)
+        _finish(paths, clock, item, started, "failed", redact_text(str(exc)), extra)
+    except Exception as exc:
+        # Anything else is a defect or input no check caught: answer it once (so the file does
+        # not come back on every poll and take the runner or main down with it) and log why.
+        logger.exception("request %s (%s) broke", item.id, item.type)
+        message = f"unexpected {type(exc).__name__}: {redact_text(str(exc))}"
+        _finish(paths, clock, item, started, "failed", message)
     else:
         logger.info("request %s (%s) done: %s", item.id, item.type, answer.message)
         _finish(paths, clock, item, started, "done", answer.message, answer.extra)

@@ -10,6 +10,7 @@ in one-second slices polling the control flags, so Stop and Kill act within a se
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -19,20 +20,22 @@ from datetime import time as dtime
 from typing import Any
 
 from tbot_bot.accounting import open_books
+from tbot_bot.accounting.queries import reconciliation_summary
 from tbot_bot.broker.base import Broker
 from tbot_bot.clock import Clock, SystemClock, iso_utc, require_utc
 from tbot_bot.config import error_handler_bot, locks
 from tbot_bot.config.key_rotation import recover_interrupted_rotation
-from tbot_bot.config.path_resolver import RuntimePaths
+from tbot_bot.config.path_resolver import BotOutputs, RuntimePaths
 from tbot_bot.errors import ConfigError, TbotError
 from tbot_bot.market.calendar import TradingCalendar, exchange_time_to_utc, trading_date_of
-from tbot_bot.market.day_plan import ScheduleConfig, build_day_plan, schedule_json
+from tbot_bot.market.day_plan import build_day_plan, schedule_json
+from tbot_bot.market.schedule_config import ScheduleConfig
 from tbot_bot.runtime import status_files
 from tbot_bot.runtime.bot_state_manager import BotStateManager
 from tbot_bot.runtime.control_flags import clear_flag, pending_flags
 from tbot_bot.runtime.home_broker import build_home_broker
 from tbot_bot.runtime.provisioning import RuntimeConfig, load_runtime_config
-from tbot_bot.runtime.requests import process_ledger_requests
+from tbot_bot.runtime.requests import LOCK_HELD_TEXT, process_ledger_requests
 from tbot_bot.runtime.sim_day import make_strategy
 from tbot_bot.screeners.build import UniverseBuilder
 from tbot_bot.screeners.factory import build_providers
@@ -52,6 +55,8 @@ from tbot_bot.trading.watchdog import Watchdog
 logger = logging.getLogger(__name__)
 HEARTBEAT_S = 5
 REQUEST_POLL_S = 5  # how often a sleeping runner looks for ledger requests during a day
+REQUEST_QUIET_S = 120  # no request work this close to a phase start
+LEDGER_WAIT_S = 120  # how long the day waits for a one-shot ledger worker to let go
 DAY_ROLL = dtime(0, 1)  # the day plan is computed at 00:01 exchange time
 
 
@@ -144,6 +149,7 @@ class Runner:
         self._broker: Broker | None = None  # the live broker, for ledger requests between days
         self._day: DayRunner | None = None  # the trading day in progress, with its open books
         self._day_books: Any = None
+        self._outputs: BotOutputs | None = None  # the bot's output tree, once launched
         self._requests_at = 0.0  # monotonic time of the last look at the request folder
         self._in_requests = False
 
@@ -152,20 +158,43 @@ class Runner:
         """Every wake-up of a sleep: during a trading day the ledger requests (every few
         seconds, so a sync or export asked between phases is not left until the evening),
         then the flags (a True result ends the sleep)."""
-        if self._day_books is not None and time.monotonic() - self._requests_at >= REQUEST_POLL_S:
+        if (
+            self._day_books is not None
+            and time.monotonic() - self._requests_at >= REQUEST_POLL_S
+            and not self._phase_due_soon()
+        ):
             self._answer_requests()
         return self._flag_pending()
 
+    def _phase_due_soon(self) -> bool:
+        """A pending phase starts within REQUEST_QUIET_S: a long export or a sync in broker
+        retries must not make it miss its start, so requests wait until after it."""
+        plan = self._day.plan if self._day is not None else None
+        if plan is None:
+            return False
+        now = self.clock.now_utc()
+        return any(
+            p.status == "pending" and now <= p.start_utc <= now + timedelta(seconds=REQUEST_QUIET_S)
+            for p in plan.phases
+        )
+
     def _answer_requests(self) -> None:
         """Ledger requests with the live broker and, during a day, the day's open books (sync
-        and export wait while a phase's fills session is open; COA edits do not)."""
+        and export wait while a phase's fills session is open; COA edits do not).
+
+        Never raises: a request that breaks is answered `failed` by the processor, and anything
+        else is logged, so a bad request file can neither fail a phase nor stop the runner.
+        """
         if self._in_requests:  # a request's own sleep (a broker retry) must not start another
             return
         self._in_requests = True
         try:
-            process_ledger_requests(
+            if process_ledger_requests(
                 self.paths, self.clock, books=self._day_books, broker=self._broker
-            )
+            ):
+                self._publish_reconciliation()  # a requested sync changes what is open
+        except Exception:
+            logger.exception("answering ledger requests failed")
         finally:
             self._in_requests = False
             self._requests_at = time.monotonic()
@@ -227,6 +256,8 @@ class Runner:
     # -- days ---------------------------------------------------------------------------------
     def _days(self, config: RuntimeConfig, broker: Broker) -> int:
         self._broker = broker
+        self._outputs = self.paths.bot_outputs(config.identity.string)
+        self._publish_reconciliation()
         traded = 0
         while True:
             now = self.clock.now_utc()
@@ -283,14 +314,7 @@ class Runner:
         universe = [r.to_json() for r in loaded.symbols] if loaded.ok else []
         if not loaded.ok:
             logger.warning("universe %s: %s", loaded.status, loaded.reason)
-        books = open_books(
-            outputs,
-            identity,
-            actor="runner",
-            paths=self.paths,
-            clock=self.clock,
-            shorting_enabled=True,
-        )
+        books = self._open_day_books(outputs, identity)
         try:
             self.set_state("running", "trading day")
             self._day_books = books
@@ -324,6 +348,26 @@ class Runner:
         finally:
             self._day = self._day_books = None
             books.close()
+
+    def _open_day_books(self, outputs: Any, identity: Any) -> Any:
+        """The day's books. A `tbot ledger` one-shot worker that took the ledger before this
+        runner came up holds it for seconds: wait for it (bounded) instead of dying."""
+        deadline = self.clock.now_utc() + timedelta(seconds=LEDGER_WAIT_S)
+        while True:
+            try:
+                return open_books(
+                    outputs,
+                    identity,
+                    actor="runner",
+                    paths=self.paths,
+                    clock=self.clock,
+                    shorting_enabled=True,
+                )
+            except TbotError as exc:
+                if LOCK_HELD_TEXT not in str(exc) or self.clock.now_utc() >= deadline:
+                    raise
+                logger.info("ledger busy (%s); retrying", exc)
+                self.clock.sleep_until(self.clock.now_utc() + timedelta(seconds=2))
 
     def _build_universe(
         self, settings: Any, calendar: TradingCalendar, broker: Broker | None = None
@@ -379,7 +423,6 @@ class Runner:
             if status != "running":
                 self._write_positions(broker, now)
                 self._publish_day_figures()
-                self._answer_requests()  # between phases: the fills session is closed
             upcoming = [p for p in plan.phases if p.start_utc > now and p.status == "pending"]
             self.status.update(
                 active_strategy=phase if status == "running" else None,
@@ -392,10 +435,21 @@ class Runner:
         return hook
 
     def _publish_day_figures(self) -> None:
-        """P&L, trades and the latest reconciliation of the day into the runner status."""
+        """P&L and trades of the day, and the latest reconciliation, into the runner status."""
         context = self._day.context if self._day is not None else None
         if context is not None:
             self.status.update(**day_status(context))
+        self._publish_reconciliation()
+
+    def _publish_reconciliation(self) -> None:
+        """The latest sync and the open problems, read from the ledger (so a sync asked for
+        through `tbot ledger sync` shows as well as the runner's own; accounting spec §6.5)."""
+        if self._outputs is None:
+            return
+        try:
+            self.status.update(reconciliation=reconciliation_summary(self._outputs))
+        except (TbotError, sqlite3.Error) as exc:  # best effort; the next phase tries again
+            logger.warning("reconciliation status unavailable: %s", exc)
 
     def _on_tick(self, broker: Broker) -> Callable[[datetime], None]:
         last = {"positions": 0.0}  # epoch seconds of the last positions.json

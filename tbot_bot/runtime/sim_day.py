@@ -25,8 +25,9 @@ from tbot_bot.config.identity import BotIdentity
 from tbot_bot.config.path_resolver import BotOutputs, RuntimePaths
 from tbot_bot.errors import ConfigError
 from tbot_bot.market.calendar import TradingCalendar, exchange_time_to_utc
-from tbot_bot.market.day_plan import DayPlan, PhasePlan, ScheduleConfig, build_day_plan
+from tbot_bot.market.day_plan import DayPlan, PhasePlan, build_day_plan
 from tbot_bot.market.replay_data import ReplayDataSet
+from tbot_bot.market.schedule_config import ScheduleConfig
 from tbot_bot.screeners.build import UniverseBuilder
 from tbot_bot.screeners.factory import build_providers
 from tbot_bot.screeners.store import load_universe

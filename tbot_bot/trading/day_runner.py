@@ -5,6 +5,11 @@ every strategy phase through the same `SessionRunner`, skips what the run gate r
 reason recorded in the state database), and rewrites the daily summary after each phase. The
 production supervisor, the demo and the backtester all call `DayRunner.run()`; only the clock,
 the broker and the output folder differ.
+
+Kept here: start-up and restore, the phase sequence, the one place a failing phase is caught,
+the kill switch and HALTED (whose audit records name this module). Moved out by role: the run
+gate (`run_gate`), what reconciliation results do to the day (`day_reconciliation`), and the
+daily summary document (`day_summary_writer`).
 """
 
 from __future__ import annotations
@@ -23,23 +28,23 @@ from tbot_bot.config import error_handler_bot
 from tbot_bot.config.audit import audit_event
 from tbot_bot.config.path_resolver import BotOutputs, RuntimePaths
 from tbot_bot.errors import TbotError
-from tbot_bot.market.day_plan import DayPlan, PhasePlan, late_start_decision
-from tbot_bot.money import round_cents
+from tbot_bot.market.day_plan import DayPlan, PhasePlan
+from tbot_bot.market.late_start import late_start_decision
 from tbot_bot.reporting.bot_logs import BotLogs
-from tbot_bot.reporting.daily_summary import build_summary, percentiles, write_summary
 from tbot_bot.reporting.trade_history import TradeHistory
-from tbot_bot.runtime.control_flags import pending_flags
 from tbot_bot.strategy.base import Strategy
-from tbot_bot.trading.broker_reconcile import reconcile
-from tbot_bot.trading.day_status import reconciliation_status
-from tbot_bot.trading.fills import FillRouter, restore_positions, write_trade_record
+from tbot_bot.trading.day_reconciliation import reconcile_orders, record_ledger_sync
+from tbot_bot.trading.day_summary_writer import write_day_summary
+from tbot_bot.trading.fills import FillRouter, restore_positions
 from tbot_bot.trading.kill_switch import KillSwitch
 from tbot_bot.trading.ledger_poster import LedgerPoster
 from tbot_bot.trading.order_journal import OrderJournal
 from tbot_bot.trading.order_manager import OrderManager
+from tbot_bot.trading.pool_formation import Ranker
+from tbot_bot.trading.run_gate import run_gate_refusal
 from tbot_bot.trading.runner_context import DayContext, StateSink, TickHook
 from tbot_bot.trading.runner_state import FINISHED, RunnerState
-from tbot_bot.trading.session_runner import Ranker, SessionRunner, request_kill_flag
+from tbot_bot.trading.session_runner import SessionRunner, request_kill_flag
 from tbot_bot.trading.state_db import connect
 
 logger = logging.getLogger(__name__)
@@ -92,10 +97,10 @@ class DayRunner:
             for phase in self.plan.phases:
                 status, reason = self._run_phase(ctx, phase)
                 result.phases[phase.name] = (status, reason)
-                self._write_summary(ctx, final=False)
+                write_day_summary(ctx, self.plan, final=False)
             # The day-end sync: its cash and position checks are the authoritative ones (§6.5).
-            self._reconcile(ctx, "eod")
-            result.summary = self._write_summary(ctx, final=True)
+            self._sync_ledger(ctx, "eod")
+            result.summary = write_day_summary(ctx, self.plan, final=True)
             if self.ledger is not None:  # LEDGER_SNAPSHOT_RETENTION_DAYS (accounting spec §8.4)
                 prune_snapshots(
                     self.paths,
@@ -148,14 +153,14 @@ class DayRunner:
             notifier=self.notifier,
             watchdog=self.watchdog,
         )
-        ctx.reconcile = lambda trigger: self._reconcile_orders(ctx, trigger)
+        ctx.reconcile = lambda trigger: reconcile_orders(ctx, trigger)
         router = FillRouter(ctx, on_kill_switch=lambda reason: self._halt(ctx, reason))
         orders.on_fill(router)
         return ctx
 
     def _startup(self, ctx: DayContext) -> None:
         """Reconcile the journal with the broker and pick up a persisted HALTED state."""
-        self._reconcile_orders(ctx, "startup")
+        reconcile_orders(ctx, "startup")
         restore_positions(ctx)  # a restart keeps managing what the lost process opened
         halt = ctx.state.open_halt()
         if halt is not None:
@@ -181,7 +186,7 @@ class DayRunner:
                 return self._finish(ctx, phase, "skipped", "missed_start")
             if decision == "wait":
                 self.clock.sleep_until(phase.start_utc)
-        refusal = self._run_gate(ctx, phase)
+        refusal = run_gate_refusal(ctx, phase, halt=lambda reason: self._halt(ctx, reason))
         if refusal is not None:
             return self._finish(ctx, phase, "skipped", refusal)
         strategy = self.strategies(phase.name, phase)
@@ -232,8 +237,8 @@ class DayRunner:
         finally:
             if self.ledger is not None:
                 self.ledger.end_phase()
-        self._reconcile_orders(ctx, phase.name)
-        self._reconcile(ctx, phase.name)
+        reconcile_orders(ctx, phase.name)
+        self._sync_ledger(ctx, phase.name)
         if ctx.halted:
             ctx.set_bot_state("shutdown_triggered", "HALTED")
         elif ctx.stopped:
@@ -242,93 +247,18 @@ class DayRunner:
             ctx.set_bot_state("running", f"{phase.name} done")
         return self._finish(ctx, phase, outcome.status, outcome.reason)
 
-    def _reconcile_orders(self, ctx: DayContext, trigger: str) -> None:
-        """Journal vs broker (orders, fills, positions, cash). If it cannot complete, trading is
-        blocked with the reason until a later reconciliation completes (trading spec §7.1)."""
-        report = reconcile(ctx.orders, self.clock.now_utc())
-        ctx.reconciliation_blocked = report.blocked_reason
-        for problem in report.problems:
-            ctx.counters.unresolved_orders += 1
-            ctx.logs.unresolved(
-                {
-                    "ts_utc": iso_utc(report.ts_utc),
-                    "strategy": trigger,
-                    "broker": self.broker.name,
-                    "error_type": "recon_orders",
-                    "error_code": None,
-                    "exception_repr": None,
-                    "context": {"problem": problem},
-                    "client_order_id": None,
-                }
-            )
-        if report.blocked_reason:
-            ctx.notify("critical", "reconciliation_blocked", report.blocked_reason)
-
-    def _reconcile(self, ctx: DayContext, trigger: str) -> None:
+    def _sync_ledger(self, ctx: DayContext, trigger: str) -> None:
         """Broker sync after each phase: each new non-INTRADAY problem row reaches
-        unresolved_orders.log (accounting spec §6.5) and the result goes to the status."""
+        unresolved_orders.log (accounting spec §6.5); the status reads the ledger's sync runs."""
         if self.ledger is None:
             return
         try:
             result = self.ledger.sync(trigger)
-            open_mismatches = self.ledger.open_mismatches()
         except TbotError as exc:
             error_handler_bot.handle(exc, __name__, strategy=trigger, broker=self.broker.name)
             ctx.counters.errors += 1
             return
-        now = iso_utc(self.clock.now_utc())
-        for problem in result.new_problems:
-            ctx.counters.unresolved_orders += 1
-            ctx.logs.unresolved(
-                {
-                    "ts_utc": now,
-                    "strategy": trigger,
-                    "broker": self.broker.name,
-                    "error_type": f"recon_{problem.recon_type}",
-                    "error_code": problem.status,
-                    "exception_repr": None,
-                    "context": {
-                        "symbol": problem.symbol,
-                        "delta_minor": problem.delta,
-                        "fitid": problem.fitid,
-                        "sync_run_id": result.sync_run_id,
-                    },
-                    "client_order_id": problem.client_order_id,
-                }
-            )
-        ctx.reconciliation = reconciliation_status(result, now, open_mismatches)
-
-    def _run_gate(self, ctx: DayContext, phase: PhasePlan) -> str | None:
-        """The run gate of trading spec §2.0: the first reason a phase may not run, or None."""
-        self._read_flags(ctx)
-        s = self.settings
-        checks = (
-            (phase.name not in s.STRATEGY_SEQUENCE, "not_in_strategy_sequence"),
-            (not s.strategy_enabled(phase.name), "disabled"),
-            (bool(s.STRATEGY_OVERRIDE) and phase.name != s.STRATEGY_OVERRIDE, "strategy_override"),
-            (bool(s.DISABLE_ALL_TRADES), "trades_disabled"),
-            (ctx.halted, "halted"),
-            (ctx.stopped, "stopped"),
-            (ctx.ledger_locked, "ledger_locked"),
-        )
-        for failed, reason in checks:
-            if failed:
-                return reason
-        if ctx.reconciliation_blocked:
-            self._reconcile_orders(ctx, phase.name)  # blocked until one completes
-            if ctx.reconciliation_blocked:
-                return "reconciliation_blocked"
-        return None if ctx.universe else "universe_empty"
-
-    def _read_flags(self, ctx: DayContext) -> None:
-        """Flags persist until Start, so they also block later phases and days (§8.1)."""
-        if not self.read_flags:
-            return
-        flags = pending_flags(self.paths)
-        if flags.get("kill") is not None:
-            self._halt(ctx, "kill_flag")
-        if flags.get("stop") is not None:
-            ctx.stopped = True
+        record_ledger_sync(ctx, trigger, result)
 
     def _run_other(self, ctx: DayContext, phase: PhasePlan) -> tuple[str, str | None]:
         if phase.name == "universe" and self.universe_hook is not None:
@@ -377,7 +307,7 @@ class DayRunner:
         account = ctx.orders.read(ctx.broker.get_account, "get_account")
         ctx.counters.float_at_start = account.cash
         ctx.kill_switch = KillSwitch(account.cash, self.settings.DAILY_LOSS_LIMIT)
-        self._write_summary(ctx, final=False)  # persists F_day before anything can trade
+        write_day_summary(ctx, self.plan, final=False)  # persists F_day before anything can trade
 
     def _halt(self, ctx: DayContext, reason: str) -> None:
         """HALTED: no new entries, cancel everything, the phase flattens; persists until reset."""
@@ -412,78 +342,3 @@ class DayRunner:
                 day_pnl=str(day_pnl),
                 threshold=str(threshold),
             )
-
-    # -- summary ------------------------------------------------------------------------------
-    def _write_summary(self, ctx: DayContext, *, final: bool) -> dict[str, Any]:
-        now = self.clock.now_utc()
-        records = ctx.state.phases(ctx.trading_date)
-        phases = []
-        for phase in self.plan.phases:
-            rec = records.get(phase.name)
-            phases.append(
-                {
-                    "phase": phase.name,
-                    "scheduled_start_utc": iso_utc(phase.start_utc),
-                    "actual_start_utc": rec.actual_start_utc if rec else None,
-                    "end_utc": rec.end_utc if rec else None,
-                    "status": rec.status if rec else phase.status,
-                    "reason": rec.reason if rec else phase.skip_reason,
-                }
-            )
-        for position in ctx.positions.positions.values():
-            if position.entry_qty == 0 and position.exit_qty == 0:
-                continue
-            write_trade_record(ctx, position, status="closed" if not position.is_open else "open")
-        ctx.trades.flush()
-        counters = ctx.counters
-        open_positions = [
-            {"symbol": p.symbol, "qty": str(p.qty), "strategy": p.strategy}
-            for p in ctx.positions.open_positions()
-        ]
-        fees = sum((p.fees for p in ctx.positions.positions.values()), Decimal(0))
-        unrealized = sum((p.unrealized() for p in ctx.positions.open_positions()), Decimal(0))
-        summary = build_summary(
-            {
-                "bot_identity": self.identity,
-                "trading_date": ctx.trading_date.isoformat(),
-                "generated_utc": iso_utc(now),
-                "final": final,
-                "session": {
-                    "open_utc": iso_utc(ctx.session_open_utc),
-                    "close_utc": iso_utc(ctx.session_close_utc),
-                    "early_close": self.plan.early_close,
-                },
-                "phases": phases,
-                "strategies": {
-                    name: stats.to_json() for name, stats in sorted(counters.strategies.items())
-                },
-                "totals": {
-                    "trades": sum(1 for p in ctx.positions.positions.values() if p.entry_qty > 0),
-                    "realized_pnl": round_cents(ctx.positions.realized_net()),
-                    "unrealized_pnl_at_close": round_cents(unrealized),
-                    "fees": fees,
-                    "float_at_start": counters.float_at_start,
-                    "daily_loss_threshold": ctx.kill_switch.threshold if ctx.kill_switch else None,
-                },
-                "latency_ms": {
-                    "signal_to_submit": percentiles(counters.signal_to_submit_ms),
-                    "submit_to_fill": percentiles(counters.submit_to_fill_ms),
-                },
-                "risk_triggers": {
-                    "kill_switch_tripped": counters.kill_switch_tripped,
-                    "tripped_utc": counters.tripped_utc,
-                    "reason": counters.halt_reason,
-                    "watchdog_suspensions": counters.watchdog_suspensions,
-                    "stop_pressed": counters.stop_pressed,
-                },
-                "errors": counters.errors,
-                "unresolved_orders": counters.unresolved_orders,
-                "open_positions_at_close": open_positions,
-                "bot_state_at_close": "shutdown_triggered"
-                if ctx.halted
-                else ("stopped" if ctx.stopped else "idle"),
-            }
-        )
-        write_summary(self.outputs, summary)
-        ctx.state.save_summary(ctx.trading_date, summary, final)
-        return summary

@@ -1,9 +1,9 @@
 """The trading day's figures for the runtime status (web_runtime spec §8.4).
 
 `pnl` and `trades_today` come from the runner's own fills (the numbers the kill switch uses,
-trading spec §7.3), `reconciliation` from the latest ledger sync of the day (accounting spec
-§6.5). The supervisor copies this view into the runner status the dashboard polls; it is a read
-of the day context, never a second computation of P&L.
+trading spec §7.3). The runner copies this view into the status the dashboard polls; it is a
+read of the day context, never a second computation of P&L. (`reconciliation` comes from the
+ledger itself: `accounting.queries.reconciliation_summary`.)
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from tbot_bot.accounting.models import SyncResult
 from tbot_bot.money import ZERO, round_cents
 from tbot_bot.trading.runner_context import DayContext
 
@@ -21,7 +20,7 @@ def _money(value: Decimal | None) -> str | None:
 
 
 def day_status(ctx: DayContext) -> dict[str, Any]:
-    """`pnl`, `trades_today` and (once a sync ran) `reconciliation` of the day so far."""
+    """`pnl` and `trades_today` of the day so far."""
     positions = list(ctx.positions.positions.values())
     unrealized = sum((p.unrealized() for p in positions if p.is_open), ZERO)
     closed = [p.net_pnl for p in positions if not p.is_open and p.net_pnl is not None]
@@ -41,13 +40,4 @@ def day_status(ctx: DayContext) -> dict[str, Any]:
             "win_rate_pct": round(100 * wins / len(closed), 1) if closed else None,
         },
     }
-    if ctx.reconciliation is not None:
-        view["reconciliation"] = dict(ctx.reconciliation)
     return view
-
-
-def reconciliation_status(
-    result: SyncResult, ended_utc: str, open_mismatches: int
-) -> dict[str, Any]:
-    """What the dashboard shows of one sync: when, its status, how many problems stay open."""
-    return {"last_run_utc": ended_utc, "status": result.status, "open_mismatches": open_mismatches}

@@ -14,8 +14,6 @@ from typing import Any
 
 from tbot_bot.accounting import Books, normalize_activity, normalize_fill, sync_broker
 from tbot_bot.accounting.models import SyncResult
-from tbot_bot.accounting.reconcile import blocking_rows
-from tbot_bot.accounting.sqlfiles import sql
 from tbot_bot.broker.base import Broker
 from tbot_bot.broker.models import FillReport
 from tbot_bot.trading.order_journal import JournalOrder
@@ -83,8 +81,3 @@ class LedgerPoster:
     def sync(self, trigger: str) -> SyncResult:
         """After a phase: dedup, book what was missed, reconcile with the broker."""
         return sync_broker(self.books, self.broker, trigger=trigger, actor="runner")
-
-    def open_mismatches(self) -> int:
-        """Open reconciliation problems that block exports (INTRADAY rows excluded, §6.5)."""
-        rows = [dict(r) for r in self.books.ledger.execute(sql("reconcile", "open_rows"))]
-        return len(blocking_rows(rows))

@@ -125,8 +125,6 @@ class DayContext:
     data_suspended: bool = False
     ledger_locked: bool = False
     reconciliation_blocked: str | None = None
-    # The latest ledger sync: {last_run_utc, status, open_mismatches} (accounting spec §6.5).
-    reconciliation: dict[str, Any] | None = None
     trade_ledger_fitids: dict[str, list[str]] = field(default_factory=dict)
 
     @property

@@ -6,6 +6,10 @@ every bar end (and at each window boundary), polls the control flags on every ti
 and timeouts, and manages exits. Decision: the pool is formed at the end of the analysis window,
 not at its first second, because OPEN's gap and relative volume need the first bars of the day;
 the tapes are backfilled from the regular open, so nothing is lost.
+
+This module holds the tick loop and what each tick does (controls, watchdog, broker polling,
+market data). Forming the pool lives in `pool_formation` and the close-out of the phase in
+`hard_exit`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from tbot_bot.clock import iso_utc
 from tbot_bot.errors import NetworkError, TbotError
@@ -24,23 +27,16 @@ from tbot_bot.market.day_plan import PhasePlan
 from tbot_bot.runtime.control_flags import pending_flags, write_flag
 from tbot_bot.strategy.base import Direction, Strategy, SymbolTape
 from tbot_bot.trading.entries import EntryDesk
-from tbot_bot.trading.exits import ExitManager, wait_step
-from tbot_bot.trading.pool import (
-    MarketSnapshot,
-    PoolMember,
-    build_tapes,
-    members_from_ranking,
-    snapshot_fields,
-)
+from tbot_bot.trading.exits import ExitManager
+from tbot_bot.trading.hard_exit import HardExit
+from tbot_bot.trading.pool import PoolMember
+from tbot_bot.trading.pool_formation import Ranker, rank_pool, record_eligibility
 from tbot_bot.trading.risk_gate import GateLimits
 from tbot_bot.trading.runner_context import DayContext
 from tbot_bot.trading.sizing import budget_from_settings
 
 logger = logging.getLogger(__name__)
 LETTERS = {"open": "O", "mid": "M", "close": "C"}
-Ranker = Callable[..., list[Any]]
-FLATTEN_WAIT_MINUTES = 5
-MAX_EXIT_ATTEMPTS = 99  # `EX{seq:02d}`: the id has room for two digits
 
 
 @dataclass(frozen=True)
@@ -83,6 +79,7 @@ class SessionRunner:
             self.settings.TRAIL_TIGHTENING_FACTOR,
             phase_at=self._window_name,
         )
+        self.hard_exit = HardExit(ctx, self.name, plan.hard_exit_utc, self.exits, self._broker_work)
         self.desk: EntryDesk | None = None
         self._bars_seen: dict[str, datetime] = {}
 
@@ -102,7 +99,7 @@ class SessionRunner:
                 break
         ctx = self.ctx
         reason = "kill" if ctx.halted else ("manual" if ctx.stopped else "timeout")
-        self._hard_exit(reason, aborted=aborted is not None)
+        self.hard_exit.close_out(self.desk, reason, aborted=aborted is not None)
         if aborted:
             return PhaseOutcome("aborted", aborted)
         return PhaseOutcome("done")
@@ -164,7 +161,7 @@ class SessionRunner:
     def emergency_close(self, reason: str) -> None:
         """After an unexpected error: cancel this phase's entries and flatten its positions."""
         try:
-            self._hard_exit(reason, aborted=True)
+            self.hard_exit.close_out(self.desk, reason, aborted=True)
         except Exception:
             logger.exception("emergency close of %s failed", self.name)
 
@@ -312,137 +309,11 @@ class SessionRunner:
     # -- pool ---------------------------------------------------------------------------------
     def _form_pool(self, now: datetime) -> None:
         assert self.desk is not None  # noqa: S101
-        ctx = self.ctx
-        records = {str(r["symbol"]): r for r in ctx.universe}
-        symbols = sorted(records)
-        # From the previous session's last minute on: its close is the gap reference.
-        since = (
-            ctx.previous_close_utc - timedelta(minutes=1)
-            if ctx.previous_close_utc
-            else ctx.session_open_utc
-        )
-        fetched = ctx.broker.get_recent_bars(symbols, since) if symbols else {}
-        bars = {
-            s: [b for b in series if b.ts_utc >= ctx.session_open_utc]
-            for s, series in fetched.items()
-        }
-        previous = {
-            s: series[0].close
-            for s, series in fetched.items()
-            if series and series[0].ts_utc < ctx.session_open_utc
-        }
-        quotes = ctx.broker.get_latest_quotes(symbols) if symbols else {}
-        snapshots = []
-        for s in symbols:
-            if not bars.get(s):
-                continue
-            snapshot = snapshot_fields(MarketSnapshot(s, bars[s], quotes.get(s), records[s]))
-            if s in previous:
-                snapshot["prev_close"] = previous[s]
-            snapshots.append(snapshot)
-        size = int(self.settings.MAX_TRADES) * int(self.settings.CANDIDATE_MULTIPLIER)
-        ranked = self.ranker(self.name, snapshots, pool_size=size, settings=self.settings)
-        pool_bars = {c.symbol: bars[c.symbol] for c in ranked if c.symbol in bars}
-        tapes = build_tapes(pool_bars, ctx.session_open_utc)  # full tapes for the pool only
-        self.pool = members_from_ranking(ranked, tapes, records)
-        self.tapes = {m.symbol: tapes[m.symbol] for m in self.pool if m.symbol in tapes}
+        self.pool, self.tapes = rank_pool(self.ctx, self.name, self.ranker)
         for symbol, tape in self.tapes.items():
             if tape.last is not None:
                 self._bars_seen[symbol] = tape.last.ts_utc
-        self.desk.stats.pool_size = len(self.pool)
-        for member in self.pool:
-            self._eligibility(now, member)
-        self.desk.stats.eligible = sum(m.eligible for m in self.pool)
-        if not self.pool:
-            self.desk.log(now, None, "eligibility", "block", "empty_pool")
-
-    def _eligibility(self, now: datetime, member: PoolMember) -> None:
-        broker = self.ctx.broker
-        if not broker.is_tradable(member.symbol):
-            member.eligible, member.ineligible_reason = False, "not_tradable"
-        holdings = getattr(self.settings, "HOLDINGS_ETF_LIST", None) or ()
-        if member.symbol in holdings:
-            member.eligible, member.ineligible_reason = False, "holdings_symbol"
-        outcome = "pass" if member.eligible else "block"
-        reason = member.ineligible_reason or "eligible"
-        if member.eligible and not (
-            self.settings.FRACTIONAL and broker.supports_fractional(member.symbol)
-        ):
-            reason = "no_fractional"  # whole shares only: noted, not a rejection
-        self.desk_log(now, member, outcome, reason, member.fitness)
-
-    def desk_log(
-        self, now: datetime, member: PoolMember, outcome: str, reason: str, fitness: Decimal
-    ) -> None:
-        assert self.desk is not None  # noqa: S101
-        self.desk.log(
-            now,
-            member,
-            "eligibility",
-            outcome,
-            reason,
-            phase="analysis",
-            detail={
-                "fitness": str(fitness),
-                **{k: str(v) for k, v in member.record.items() if k in ("sector", "marketCap")},
-            },
-        )
-
-    # -- hard exit ----------------------------------------------------------------------------
-    def _hard_exit(self, reason: str, *, aborted: bool = False) -> None:
-        """Cancel the phase's open orders, close what is left, verify flat with the broker.
-
-        An aborted phase (halt, immediate stop) does it at once; otherwise at the hard exit,
-        also after a Stop in `at_hard_exit` mode, which manages positions until then (§8.1).
-        """
-        ctx = self.ctx
-        now = ctx.clock.now_utc()
-        hard_exit = self.plan.hard_exit_utc or now
-        if now < hard_exit and not aborted:
-            ctx.clock.sleep_until(hard_exit)
-            now = hard_exit
-        ctx.set_bot_state("trading", f"{self.name} hard exit")
-        self._broker_work()
-        if self.desk is not None:
-            self.desk.follow_pending(now)
-            self.desk.cancel_working_entries()
-            self.desk.follow_pending(now)
-        self.exits.flatten_all(reason, now)
-        leftovers = self.exits.unflat_symbols()
-        for _ in range(FLATTEN_WAIT_MINUTES):
-            if not leftovers and not self.exits.open_tracked():
-                break
-            now = wait_step(now)
-            ctx.clock.sleep_until(now)
-            self._broker_work()
-            self.exits.resend_dead_exits(now)
-            leftovers = self.exits.unflat_symbols()
-        if leftovers:
-            self.exits.report_unflat(now, leftovers)
-            ctx.notify(
-                "critical",
-                f"not_flat:{self.name}",
-                f"{self.name}: still open after the hard exit: {sorted(leftovers)}",
-            )
-            self._retry_until_close(now)
-
-    def _retry_until_close(self, now: datetime) -> None:
-        """§6 hard exit (4): keep closing every WATCHDOG_INTERVAL_SEC until the close, within the
-        two-digit attempt numbers a client order id can carry."""
-        ctx = self.ctx
-        interval = timedelta(seconds=int(self.settings.WATCHDOG_INTERVAL_SEC))
-        while now + interval <= ctx.session_close_utc:
-            tracked = self.exits.open_tracked()
-            if not tracked or any(
-                len(t.position.exit_order_ids) >= MAX_EXIT_ATTEMPTS for t in tracked
-            ):
-                return
-            now += interval
-            ctx.clock.sleep_until(now)
-            self._broker_work()
-            self.exits.resend_dead_exits(now)
-            if not self.exits.unflat_symbols():
-                return
+        record_eligibility(self.ctx, self.desk, self.pool, now)
 
 
 def request_kill_flag(ctx: DayContext, reason: str) -> None:

@@ -47,3 +47,10 @@ ORDER BY symbol
 SELECT q.*, r.payload_json FROM unmapped_queue q JOIN raw_broker_records r ON r.id = q.raw_record_id
 WHERE NOT EXISTS (SELECT 1 FROM unmapped_resolutions x WHERE x.queue_id = q.id)
 ORDER BY q.id
+
+-- name: latest_sync_run
+-- Broker syncs are the only sessions with a window (accounting spec §6.1).
+SELECT finished_at_utc, started_at_utc, status FROM sync_runs
+WHERE window_end_utc IS NOT NULL
+ORDER BY started_at_utc DESC, rowid DESC
+LIMIT 1

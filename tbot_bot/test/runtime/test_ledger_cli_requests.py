@@ -18,9 +18,13 @@ from typing import Any
 
 import pytest
 
+from tbot_bot.accounting import normalize_activity
 from tbot_bot.accounting.models import OpeningPosition
+from tbot_bot.accounting.queries import open_reconciliation, reconciliation_summary
 from tbot_bot.accounting.schema import connect
+from tbot_bot.broker.models import ActivityKind, ActivityReport
 from tbot_bot.clock import SystemClock, iso_utc, parse_iso_utc
+from tbot_bot.config import locks
 from tbot_bot.config.path_resolver import RuntimePaths, data_set_dir
 from tbot_bot.money import to_minor
 from tbot_bot.runtime.cli import build_parser
@@ -45,7 +49,6 @@ pytestmark = [
     pytest.mark.data,
     pytest.mark.skipif(not (DEMO / "manifest.json").is_file(), reason="run `make data` first"),
 ]
-CUTOVER = "2025-01-02T14:30:00Z"
 Command = Callable[..., int]
 
 
@@ -102,21 +105,21 @@ def _sim_cash_minor(home: RuntimePaths) -> int:
 
 
 def test_opening_balance_at_a_cutover_posts_once(home: RuntimePaths) -> None:
-    code, out, err = _run(
-        cmd_opening_balance, _args(home, ["opening-balance", "--cutover", CUTOVER])
-    )
+    cutover = SystemClock().now_utc().replace(microsecond=123_000) - timedelta(minutes=2)
+    text = cutover.strftime("%Y-%m-%dT%H:%M:%S.123Z")
+    code, out, err = _run(cmd_opening_balance, _args(home, ["opening-balance", "--cutover", text]))
     assert (code, err) == (0, ""), err
-    assert out.startswith("opening balance posted at cutover 2025-01-02T14:30:00.000Z")
+    assert out.startswith(f"opening balance posted at cutover {text}")
 
     events = _rows(home, "SELECT id, event_type, DTPOSTED, source FROM journal_events")
     assert len(events) == 1
     assert events[0]["event_type"] == "OPENING_BALANCE"
-    assert events[0]["DTPOSTED"] == iso_utc(parse_iso_utc(CUTOVER) - timedelta(milliseconds=1))
-    assert events[0]["DTPOSTED"] == "2025-01-02T14:29:59.999Z"
+    assert events[0]["DTPOSTED"] == iso_utc(parse_iso_utc(text) - timedelta(milliseconds=1))
+    assert events[0]["DTPOSTED"].endswith(".122Z")
     cash = _rows(home, "SELECT amount_minor FROM ledger_entries WHERE account_code = '1030'")
     assert [r["amount_minor"] for r in cash] == [_sim_cash_minor(home)]
     meta = {r["key"]: r["value"] for r in _rows(home, "SELECT key, value FROM ledger_meta")}
-    assert meta["ob_cutover_utc"] == "2025-01-02T14:30:00.000Z"
+    assert meta["ob_cutover_utc"] == text
     # the audit row names where the positions came from and the raw records they were read from
     (audit,) = _rows(home, "SELECT extra_json FROM audit_trail WHERE event_type = 'OB_POSTED'")
     extra = json.loads(audit["extra_json"])
@@ -132,6 +135,15 @@ def test_opening_balance_at_a_cutover_posts_once(home: RuntimePaths) -> None:
     assert out.startswith("opening balance already posted (")
     assert "nothing written" in out
     assert _counts(home) == before  # not even a sync_runs row or a raw record
+
+
+def test_opening_balance_refuses_an_old_cutover(home: RuntimePaths) -> None:
+    """Positions and cash are read now: a cutover a day back would count a day twice."""
+    old = iso_utc(SystemClock().now_utc() - timedelta(days=1))
+    code, out, err = _run(cmd_opening_balance, _args(home, ["opening-balance", "--cutover", old]))
+    assert code == 2 and out == ""
+    assert old in err and "more than 5 minutes before now" in err
+    assert _counts(home)["journal_events"] == 0
 
 
 def test_opening_balance_refuses_a_future_or_unparsable_cutover(home: RuntimePaths) -> None:
@@ -313,3 +325,64 @@ def test_adjust_basis_refusals_name_the_problem(home: RuntimePaths) -> None:
     }
     runs = _rows(home, "SELECT status FROM sync_runs ORDER BY started_at_utc DESC, rowid DESC")
     assert after["sync_runs"] == before["sync_runs"] + 1 and runs[0]["status"] == "failed"
+
+
+def test_while_a_runner_is_up_the_cli_only_waits_for_it(home: RuntimePaths) -> None:
+    """Accounting §1.2: the runner answers; the CLI works the queue only when none is up."""
+    with locks.held(home.lock_file("runner")):  # a live process holds the runner lock
+        code, _, err = _run(cmd_sync, _args(home, ["sync", "--wait", "1"]))
+        assert code == 2 and "still pending" in err
+        assert len(_pending_files(home)) == 1
+    assert _counts(home)["sync_runs"] == 0  # nobody ran it meanwhile
+    code, _, err = _run(cmd_sync, _args(home, ["sync", "--wait", "10"]))  # runner gone
+    assert code == 0, err
+    assert _pending_files(home) == []  # the earlier request was answered too
+
+
+def test_a_request_that_breaks_is_answered_failed_once(home: RuntimePaths) -> None:
+    """Input no check caught must not come back on every poll (and take the worker down)."""
+    clock = SystemClock()
+    bad = submit_request(
+        home,
+        "coa_publish",
+        {"changes": [{"code": "1030", "active": "abc"}], "reason": "typo"},
+        "test",
+        clock=clock,
+    )
+    assert process_ledger_requests(home, clock) == [bad]
+    result = read_result(home, bad)
+    assert result is not None and result["status"] == "failed", result
+    assert result["message"].startswith("unexpected ")
+    assert process_ledger_requests(home, clock) == []  # answered once, not retried
+
+
+def test_a_requested_sync_logs_its_problems_and_feeds_the_status(home: RuntimePaths) -> None:
+    """A deposit the broker never reported: the eod sync asked for by the CLI finds a cash
+    mismatch, writes its `recon_cash` line and the status summary counts it open."""
+    clock = SystemClock()
+    books = open_bot_books(home, clock, actor="test")
+    try:
+        deposit = ActivityReport(
+            "NOT-AT-BROKER", ActivityKind.DEPOSIT, Decimal("75.25"), clock.now_utc()
+        )
+        with books.session("sync", trigger="startup"):
+            books.post(normalize_activity(deposit, broker_code="SIM", account_id="SIM"))
+    finally:
+        books.close()
+    code, out, err = _run(cmd_sync, _args(home, ["sync", "--trigger", "eod", "--wait", "30"]))
+    assert code == 0, err
+    outputs = home.bot_outputs(DEMO_IDENTITY.string)
+    lines = [
+        json.loads(line)
+        for line in outputs.log_file("unresolved_orders.log").read_text().splitlines()
+    ]
+    cash = [line for line in lines if line["error_type"] == "recon_cash"]
+    assert len(cash) == 1 and cash[0]["error_code"] == "mismatch", lines
+    (row,) = [r for r in open_reconciliation(outputs) if r["recon_type"] == "cash"]
+    assert cash[0]["context"]["delta_minor"] == row["delta_minor"] != 0
+    assert cash[0]["context"]["sync_run_id"] == row["sync_run_id"]
+    assert cash[0]["strategy"] == "eod"
+    assert f"{len(lines)} reconciliation problem(s)" in out
+    summary = reconciliation_summary(outputs)
+    assert summary["open_mismatches"] >= 1 and summary["status"] in {"ok", "partial"}
+    assert summary["last_run_utc"] is not None

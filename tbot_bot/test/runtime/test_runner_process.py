@@ -4,20 +4,25 @@ HALTED and Stop honoured before trading, one full day through the same DayRunner
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
 from tbot_bot.clock import FakeClock
 from tbot_bot.config.path_resolver import RuntimePaths, data_set_dir
 from tbot_bot.market.calendar import TradingCalendar
+from tbot_bot.market.day_plan import build_day_plan
+from tbot_bot.market.schedule_config import ScheduleConfig
 from tbot_bot.runtime.bot_state_manager import BotStateManager
 from tbot_bot.runtime.cli_demo import DEMO_IDENTITY, provision_demo
 from tbot_bot.runtime.control_flags import request_stop
 from tbot_bot.runtime.provisioning import load_runtime_config
-from tbot_bot.runtime.runner import Runner
+from tbot_bot.runtime.requests import is_pending, open_bot_books, read_result, submit_request
+from tbot_bot.runtime.runner import REQUEST_QUIET_S, Runner
 
 pytestmark = pytest.mark.data
 DEMO = data_set_dir("synthetic/demo")
@@ -81,3 +86,33 @@ def test_launch_is_blocked_without_configuration(tbot_home: Path) -> None:
         states.set_state(state, "test setup", "test")
     assert Runner(paths, clock=FakeClock(EVENING_BEFORE)).run() == 2
     assert states.get_state() == "error"
+
+
+@pytest.mark.skipif(not (DEMO / "manifest.json").is_file(), reason="run `make data` first")
+def test_a_sleeping_runner_answers_requests_but_not_right_before_a_phase(tbot_home: Path) -> None:
+    """During a day the runner's sleeps look at the request folder (`_poll`), so an export
+    asked between phases is answered then; within REQUEST_QUIET_S of a phase start it waits."""
+    paths = RuntimePaths.for_home(tbot_home)
+    _setup_complete(paths)
+    settings = load_runtime_config(paths).settings
+    calendar = TradingCalendar(date(2022, 6, 1), date(2022, 6, 30))
+    plan = build_day_plan(date(2022, 6, 15), calendar, ScheduleConfig.from_settings(settings))
+    first = min(p.start_utc for p in plan.phases if p.status == "pending")
+    clock = FakeClock(first - timedelta(seconds=REQUEST_QUIET_S + 60))
+    runner = Runner(paths, clock=clock)
+    books = open_bot_books(paths, clock, actor="runner")
+    params = {"format": "json", "from": "2022-06-14", "to": "2022-06-14"}
+    try:
+        runner._day_books = books
+        runner._day = cast(Any, SimpleNamespace(plan=plan, context=None))
+        early = submit_request(paths, "ledger_export", params, "test", clock=clock)
+        runner._poll()  # the first phase is more than the quiet period away
+        clock.sleep_until(first - timedelta(seconds=REQUEST_QUIET_S // 2))
+        late = submit_request(paths, "ledger_export", params, "test", clock=clock)
+        runner._requests_at = 0.0  # as if REQUEST_POLL_S had passed
+        runner._poll()
+        assert is_pending(paths, late)  # a phase starts within the quiet period: it waits
+    finally:
+        books.close()
+    result = read_result(paths, early)
+    assert result is not None and result["status"] == "done", result

@@ -21,15 +21,13 @@ from tbot_bot.market.day_plan import (
     SKIP_STRATEGY_OVERRIDE,
     DayPlan,
     PhasePlan,
-    ScheduleConfig,
-    apply_late_start,
     build_day_plan,
-    late_start_decision,
     next_trading_plan,
     schedule_json,
-    validate_plan,
-    validate_schedule_config,
 )
+from tbot_bot.market.late_start import apply_late_start, late_start_decision
+from tbot_bot.market.schedule_config import ScheduleConfig
+from tbot_bot.market.schedule_validation import validate_plan, validate_schedule_config
 
 SUMMER = date(2025, 7, 15)
 WINTER = date(2025, 1, 15)

@@ -3,7 +3,7 @@
 After each phase and once more at the day's end the runner syncs the books with the broker. The
 day-end sync is the authoritative one for cash and positions: a ledger whose cash disagrees with
 the broker gets an open `mismatch` row and one `recon_cash` line in `unresolved_orders.log`,
-and the result reaches the runner's status view.
+and the runner's status (its day figures, the ledger's reconciliation summary) shows it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tbot_bot.accounting import normalize_activity, open_books
-from tbot_bot.accounting.queries import open_reconciliation
+from tbot_bot.accounting.queries import open_reconciliation, reader, reconciliation_summary
 from tbot_bot.accounting.reconcile import blocking_rows
 from tbot_bot.broker.models import ActivityKind, ActivityReport
 from tbot_bot.test.fakes.crafted_day import DAY, CraftedDay, CraftedMarket, crafted_day, minute
@@ -62,6 +62,17 @@ def test_a_clean_day_reconciles_without_problems(tbot_home: Path) -> None:
     assert result.phases["open"] == ("done", None)
     assert [r["error_type"] for r in _unresolved(day)] == []
     assert blocking_rows(open_reconciliation(day.outputs)) == []
+    # the syncs did run: after the phase and at the day's end, both ok
+    summary = reconciliation_summary(day.outputs)
+    assert (summary["status"], summary["open_mismatches"]) == ("ok", 0)
+    with reader(day.outputs) as conn:
+        triggers = [
+            r[0]
+            for r in conn.execute(
+                "SELECT trigger FROM sync_runs WHERE window_end_utc IS NOT NULL ORDER BY rowid"
+            )
+        ]
+    assert triggers[-2:] == ["open", "eod"]
 
 
 def test_the_day_end_sync_reports_a_cash_mismatch(tbot_home: Path) -> None:
@@ -79,7 +90,7 @@ def test_the_day_end_sync_reports_a_cash_mismatch(tbot_home: Path) -> None:
     assert any(r["recon_type"] == "cash" and r["status"] == "mismatch" for r in open_rows)
 
 
-def test_the_status_view_carries_the_reconciliation_and_the_day_figures(
+def test_the_status_figures_of_the_day_and_its_reconciliation(
     tbot_home: Path, monkeypatch: Any
 ) -> None:
     seen: list[DayRunner] = []
@@ -103,7 +114,7 @@ def test_the_status_view_carries_the_reconciliation_and_the_day_figures(
     assert view["trades_today"]["losses"] == (1 if net < 0 else 0)
     assert Decimal(view["pnl"]["realized_today"]) == net
     assert Decimal(view["pnl"]["unrealized"]) == 0
-    recon = view["reconciliation"]
+    recon = reconciliation_summary(day.outputs)
     assert recon["status"] in {"ok", "partial"}
     assert recon["open_mismatches"] == len(blocking_rows(open_reconciliation(day.outputs)))
     assert recon["open_mismatches"] >= 1
