@@ -35,6 +35,11 @@ _guard = {"active": False}
 # own stops werkzeug from adding one; its records still propagate to pytest's log capture.
 logging.getLogger("werkzeug").addHandler(logging.NullHandler())
 
+# The parsed-bars cache lives beside the shared market data; tests (module fixtures included, so
+# this is process-wide rather than per test) must not fill it with entries for their temporary
+# CSVs. test_bars_cache turns it on with its own data root.
+os.environ["TBOT_BARS_CACHE"] = "0"
+
 
 def _forbid_real_home(event: str, args: tuple[object, ...]) -> None:
     if not _guard["active"] or event not in {"open", "os.replace", "os.rename", "sqlite3.connect"}:

@@ -21,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tbot_bot.accounting.exports import ExportBlocked
 from tbot_bot.accounting.snapshots import prune as prune_snapshots
 from tbot_bot.broker.base import Broker
 from tbot_bot.clock import Clock, iso_utc
@@ -100,6 +101,7 @@ class DayRunner:
                 write_day_summary(ctx, self.plan, final=False)
             # The day-end sync: its cash and position checks are the authoritative ones (§6.5).
             self._sync_ledger(ctx, "eod")
+            self._export_ledger(ctx)
             result.summary = write_day_summary(ctx, self.plan, final=True)
             if self.ledger is not None:  # LEDGER_SNAPSHOT_RETENTION_DAYS (accounting spec §8.4)
                 prune_snapshots(
@@ -259,6 +261,20 @@ class DayRunner:
             ctx.counters.errors += 1
             return
         record_ledger_sync(ctx, trigger, result)
+
+    def _export_ledger(self, ctx: DayContext) -> None:
+        """The day's export package after the EOD sync when LEDGER_EXPORT_MODE=auto (accounting
+        spec §9). A blocked export is audited by the books and logged; `tbot ledger export`
+        writes it once the problems are resolved."""
+        if self.ledger is None or self.settings.LEDGER_EXPORT_MODE != "auto":
+            return
+        try:
+            self.ledger.export_day(self.plan.trading_date)
+        except ExportBlocked as exc:
+            logger.warning("daily ledger export: %s", exc)
+        except TbotError as exc:
+            error_handler_bot.handle(exc, __name__, strategy="eod", broker=self.broker.name)
+            ctx.counters.errors += 1
 
     def _run_other(self, ctx: DayContext, phase: PhasePlan) -> tuple[str, str | None]:
         if phase.name == "universe" and self.universe_hook is not None:

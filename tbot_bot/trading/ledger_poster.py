@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import date
 from typing import Any
 
 from tbot_bot.accounting import Books, normalize_activity, normalize_fill, sync_broker
+from tbot_bot.accounting.exports import ExportResult, export_day
 from tbot_bot.accounting.models import SyncResult
 from tbot_bot.broker.base import Broker
 from tbot_bot.broker.models import FillReport
@@ -77,6 +79,12 @@ class LedgerPoster:
         with self.books.session("sync", trigger="startup"):
             for record in records:
                 self.books.post(record)
+
+    def export_day(self, day: date) -> ExportResult:
+        """The day's export package after the EOD sync (accounting spec §9; raises
+        ExportBlocked, audited, while verify errors or open reconciliation rows remain)."""
+        with self.books.session("export"):
+            return export_day(self.books, day)
 
     def sync(self, trigger: str) -> SyncResult:
         """After a phase: dedup, book what was missed, reconcile with the broker."""

@@ -73,6 +73,20 @@ def test_a_clean_day_reconciles_without_problems(tbot_home: Path) -> None:
             )
         ]
     assert triggers[-2:] == ["open", "eod"]
+    # LEDGER_EXPORT_MODE=auto (the default): the day's package follows the EOD sync (§9)
+    stamp = DAY.strftime("%Y%m%d")
+    names = sorted(p.name for p in day.outputs.exports_dir(stamp).iterdir())
+    ident = day.setup.identity.string
+    assert names == sorted(
+        f"{ident}_BOT_{kind}_{stamp}.{ext}"
+        for kind, ext in (
+            ("statement", "ofx"),
+            ("ledger_trades", "csv"),
+            ("ledger_trades", "json"),
+            ("trial_balance", "csv"),
+            ("export_manifest", "json"),
+        )
+    )
 
 
 def test_the_day_end_sync_reports_a_cash_mismatch(tbot_home: Path) -> None:
@@ -88,6 +102,13 @@ def test_the_day_end_sync_reports_a_cash_mismatch(tbot_home: Path) -> None:
     assert line["context"]["sync_run_id"]
     open_rows = blocking_rows(open_reconciliation(day.outputs))
     assert any(r["recon_type"] == "cash" and r["status"] == "mismatch" for r in open_rows)
+    # the open mismatch blocks the day's export: no package, an EXPORT_BLOCKED audit row
+    assert not day.outputs.exports_dir(DAY.strftime("%Y%m%d")).exists()
+    with reader(day.outputs) as conn:
+        blocked = conn.execute(
+            "SELECT related_id FROM audit_trail WHERE event_type = 'EXPORT_BLOCKED'"
+        ).fetchall()
+    assert [r[0] for r in blocked] == [DAY.isoformat()]
 
 
 def test_the_status_figures_of_the_day_and_its_reconciliation(
@@ -119,3 +140,12 @@ def test_the_status_figures_of_the_day_and_its_reconciliation(
     assert recon["open_mismatches"] == len(blocking_rows(open_reconciliation(day.outputs)))
     assert recon["open_mismatches"] >= 1
     assert recon["last_run_utc"].startswith(DAY.isoformat())
+
+
+def test_export_mode_off_writes_no_package(tbot_home: Path) -> None:
+    day = crafted_day(
+        tbot_home, _market(), ledgers=True, STRATEGY_OVERRIDE="open", LEDGER_EXPORT_MODE="off"
+    )
+    day.run(ledger=True)
+    assert day.trades()  # the day traded and synced
+    assert not day.outputs.exports_dir(DAY.strftime("%Y%m%d")).exists()
