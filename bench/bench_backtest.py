@@ -52,6 +52,7 @@ CASES: dict[str, tuple[str, int | None]] = {  # name -> (data set, universe size
 }
 HOT_SPOTS: tuple[tuple[str, str, str], ...] = (
     ("load + validate bars", "market/bar_files.py", "read_bars_file"),
+    ("load bars (cache)", "market/bars_cache.py", "load_bars"),
     ("SIM broker set-up", "broker/sim/broker.py", "__init__"),
     ("day runner (all phases)", "trading/day_runner.py", "run"),
     ("pool formation", "trading/session_runner.py", "_form_pool"),

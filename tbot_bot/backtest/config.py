@@ -76,9 +76,12 @@ class BacktestRequest:
 
 
 def settings_record(request: BacktestRequest) -> dict[str, str]:
-    """Schema defaults, BROKER_NAME=SIM, the data set name, the strategies and the overrides."""
+    """Schema defaults, BROKER_NAME=SIM, no daily export, the data set name, the strategies and
+    the overrides."""
     record = default_settings_record("SIM")
     record["BROKER_NAME"] = "SIM"
+    # The run's ledgers are throwaway: no daily accounting package unless asked for (--set).
+    record["LEDGER_EXPORT_MODE"] = "off"
     if request.strategies is not None:
         ordered = [name for name in STRATEGY_NAMES if name in request.strategies]
         record["STRATEGY_SEQUENCE"] = ",".join(ordered)

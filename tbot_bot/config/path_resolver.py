@@ -485,6 +485,10 @@ class DataCache:
             raise PathError(f"refused empty data set name {name!r}")
         return _inside(self.root, self.root.joinpath(*parts))
 
+    def bars_cache_file(self, name: str) -> Path:
+        """One validated binary cache of a parsed bars file: `bars_cache/<name>` (bars_cache.py)."""
+        return self.root / "bars_cache" / safe_component(name, "bars cache name")
+
 
 @dataclass(frozen=True)
 class ReplaySetFiles:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import io
 import itertools
 import operator
 import threading
@@ -65,6 +66,26 @@ class ParseCache:
 
     decimals: dict[str, Decimal] = field(default_factory=dict)
     stamps: dict[str, datetime] = field(default_factory=dict)
+    epochs: dict[int, datetime] = field(default_factory=dict)  # epoch µs -> stamp (bars_cache)
+
+
+@dataclass(frozen=True)
+class BarColumns:
+    """The validated columns of one bars file (`vwaps` is None when the file has no vwap)."""
+
+    stamps: list[datetime]
+    prices: tuple[list[Decimal], list[Decimal], list[Decimal], list[Decimal]]
+    volumes: list[int]
+    vwaps: list[Decimal | None] | None
+
+    def bars(self, symbol: str) -> list[Bar]:
+        """The `Bar` records of `symbol`, one per row."""
+        vwaps: Iterable[Decimal | None] = (
+            self.vwaps if self.vwaps is not None else itertools.repeat(None)
+        )
+        return list(
+            map(Bar, itertools.repeat(symbol), self.stamps, *self.prices, self.volumes, vwaps)
+        )
 
 
 Raw = str | Decimal | float | int | datetime | date | None
@@ -200,12 +221,15 @@ def _check_order(path: Path, row: int, previous: Any, current: Any, column: str)
 # -- table readers -------------------------------------------------------------------------------
 
 
-def _read_csv_columns(path: Path, required: Sequence[str]) -> dict[str, Sequence[Raw]]:
+def _read_csv_columns(
+    path: Path, required: Sequence[str], data: bytes | None = None
+) -> dict[str, Sequence[Raw]]:
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            rows = list(reader)
+        if data is None:
+            with open(path, newline="", encoding="utf-8") as handle:
+                header, rows = _csv_rows(handle)
+        else:
+            header, rows = _csv_rows(io.StringIO(data.decode("utf-8"), newline=""))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise _fail(path, 0, RULE_UNREADABLE, f"cannot read CSV: {exc}") from exc
     if header is None:
@@ -220,12 +244,19 @@ def _read_csv_columns(path: Path, required: Sequence[str]) -> dict[str, Sequence
     return {name: columns[index] for index, name in enumerate(names)}
 
 
-def _read_parquet_columns(path: Path, required: Sequence[str]) -> dict[str, Sequence[Raw]]:
+def _csv_rows(handle: Iterable[str]) -> tuple[list[str] | None, list[list[str]]]:
+    reader = csv.reader(handle)
+    return next(reader, None), list(reader)
+
+
+def _read_parquet_columns(
+    path: Path, required: Sequence[str], data: bytes | None = None
+) -> dict[str, Sequence[Raw]]:
     import pyarrow as pa  # imported lazily: most runs only read CSV
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path if data is None else pa.BufferReader(data))
     except (OSError, pa.ArrowException) as exc:
         raise _fail(path, 0, RULE_UNREADABLE, f"cannot read Parquet: {exc}") from exc
     _require_columns(path, list(table.column_names), required)
@@ -248,11 +279,16 @@ def _require_columns(path: Path, names: Sequence[str], required: Sequence[str]) 
         )
 
 
-def read_columns(path: Path, required: Sequence[str]) -> dict[str, Sequence[Raw]]:
-    """Columns of a CSV or Parquet file (by suffix), after checking the required ones exist."""
-    reader: Callable[[Path, Sequence[str]], dict[str, Sequence[Raw]]]
+def read_columns(
+    path: Path, required: Sequence[str], data: bytes | None = None
+) -> dict[str, Sequence[Raw]]:
+    """Columns of a CSV or Parquet file (by suffix), after checking the required ones exist.
+
+    `data` is the file's bytes when the caller already read them (the bars cache hashes them).
+    """
+    reader: Callable[[Path, Sequence[str], bytes | None], dict[str, Sequence[Raw]]]
     reader = _read_parquet_columns if path.suffix.lower() == ".parquet" else _read_csv_columns
-    return reader(path, required)
+    return reader(path, required, data)
 
 
 # -- public readers ------------------------------------------------------------------------------
@@ -310,11 +346,12 @@ def _validate_order(path: Path, keys: Sequence[Any], column: str) -> None:
 def read_bars_file(path: Path, symbol: str, *, cache: ParseCache | None = None) -> list[Bar]:
     """Read and validate one symbol's 1-minute bars (CSV or Parquet, optional `vwap`)."""
     with gc_paused:
-        return _read_bars(path, symbol, cache if cache is not None else ParseCache())
+        return parse_bar_columns(path, cache if cache is not None else ParseCache()).bars(symbol)
 
 
-def _read_bars(path: Path, symbol: str, cache: ParseCache) -> list[Bar]:
-    columns = read_columns(path, BAR_COLUMNS)
+def parse_bar_columns(path: Path, cache: ParseCache, data: bytes | None = None) -> BarColumns:
+    """Parse and validate a bars file (or its already read bytes `data`) into columns."""
+    columns = read_columns(path, BAR_COLUMNS, data)
     prices = (
         _decimal_column(columns["open"], cache, path, "open"),
         _decimal_column(columns["high"], cache, path, "high"),
@@ -326,12 +363,12 @@ def _read_bars(path: Path, symbol: str, cache: ParseCache) -> list[Bar]:
     stamps = _stamp_column(columns["ts_utc"], cache, path)
     _validate_order(path, stamps, "ts_utc")
     raw_vwaps = columns.get("vwap")
-    vwaps: Iterable[Decimal | None] = (
+    vwaps = (
         [_optional_vwap(value, cache, path, row) for row, value in enumerate(raw_vwaps, start=1)]
         if raw_vwaps is not None
-        else itertools.repeat(None)
+        else None
     )
-    return list(map(Bar, itertools.repeat(symbol), stamps, *prices, volumes, vwaps))
+    return BarColumns(stamps, prices, volumes, vwaps)
 
 
 def _optional_vwap(value: Raw, cache: ParseCache, path: Path, row: int) -> Decimal | None:

@@ -2,7 +2,8 @@
 
 A data set is a folder with `manifest.json`, `bars_1m/<SYMBOL>.csv|.parquet`, `daily/<SYMBOL>...`,
 `vix.csv` and `reference.csv`. `load_data_set` reads and checks the manifest at once; bars, daily
-bars, VIX and reference rows are read lazily on first use, validated (see `bar_files`) and cached.
+bars, VIX and reference rows are read lazily on first use, validated (see `bar_files`) and cached;
+bars files also go through the on-disk binary cache of `bars_cache` (`TBOT_BARS_CACHE=0` disables).
 
 A missing optional file (daily bars of a symbol, `vix.csv`, `reference.csv`) gives an empty result:
 that gate input is then unavailable and `RISK_FAIL_MODE` decides (§14). A missing bars file of a
@@ -35,6 +36,7 @@ from tbot_bot.market.bar_files import (
     read_vix_file,
 )
 from tbot_bot.market.bars import Bar, DailyBar
+from tbot_bot.market.bars_cache import load_bars
 
 __all__ = [
     "REFERENCE_COLUMNS",
@@ -200,7 +202,7 @@ class ReplayDataSet:
         with self._lock, gc_paused:
             cached = self._bars.get(symbol)
             if cached is None:
-                cached = tuple(read_bars_file(path, symbol, cache=self._cache))
+                cached = tuple(load_bars(path, symbol, cache=self._cache))
                 self._bars[symbol] = cached
                 self._starts[symbol] = [bar.ts_utc for bar in cached]
         return cached
