@@ -59,8 +59,13 @@ def sync_broker(
     actor: str,
     annotate: Annotate | None = None,
     overlap: timedelta = timedelta(days=3),
+    authoritative: bool | None = None,
 ) -> SyncResult:
-    """One sync run; `annotate(broker_order_id)` returns the runner's order annotations."""
+    """One sync run; `annotate(broker_order_id)` returns the runner's order annotations.
+
+    `authoritative` (default: by trigger) makes the cash and position checks count (§6.5);
+    otherwise they are recorded as INTRADAY rows that block nothing.
+    """
     _require_clean(books, "sync")
     started = time.monotonic_ns()
     now = books.clock.now_utc()
@@ -89,7 +94,9 @@ def sync_broker(
             records=fetched.records,
             raw_ids=raw_ids,
             window=window,
-            authoritative=trigger in AUTHORITATIVE_TRIGGERS,
+            authoritative=(
+                trigger in AUTHORITATIVE_TRIGGERS if authoritative is None else authoritative
+            ),
         )
         counts = {
             **session.counts,

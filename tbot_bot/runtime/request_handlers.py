@@ -26,6 +26,7 @@ from tbot_bot.accounting.sync import (
 from tbot_bot.broker.base import Broker
 from tbot_bot.clock import iso_utc, parse_iso_utc
 from tbot_bot.errors import ConfigError, StateError
+from tbot_bot.market.calendar import TradingCalendar, trading_date_of
 from tbot_bot.reporting.bot_logs import BotLogs
 from tbot_bot.reporting.recon_log import log_reconciliation_problems
 from tbot_bot.runtime.provisioning import load_runtime_config
@@ -157,7 +158,16 @@ def _ledger_sync(books: Books, item: LedgerRequest, brokers: BrokerSource) -> An
             f"ledger_sync: params.trigger {trigger!r} must be one of {list(SYNC_TRIGGERS)}"
         )
     broker = brokers.get()
-    result = sync_broker(books, broker, trigger=str(trigger), actor=item.requested_by)
+    # §6.5: cash and positions are authoritative at the day's end; a sync asked for while the
+    # market is open is an intraday run (its cash/position rows are INTRADAY), unless `eod`.
+    authoritative = trigger == "eod" or not _market_open(books.clock.now_utc())
+    result = sync_broker(
+        books,
+        broker,
+        trigger=str(trigger),
+        actor=item.requested_by,
+        authoritative=authoritative,
+    )
     counts = result.counts
     problems = log_reconciliation_problems(
         BotLogs(books.outputs, _log_format(books)),
@@ -171,8 +181,19 @@ def _ledger_sync(books: Books, item: LedgerRequest, brokers: BrokerSource) -> An
         f"{counts.get('fetched', 0)}, inserted {counts.get('inserted', 0)}, duplicates "
         f"{counts.get('duplicates', 0)}, queued {counts.get('skipped_unmapped', 0)}; "
         f"{problems} reconciliation problem(s)"
+        + ("" if authoritative else " (market open: cash and positions checked as intraday)")
     )
     return Answer(message, {"sync_run_id": result.sync_run_id, "sync_status": result.status})
+
+
+def _market_open(now: datetime) -> bool:
+    """True inside an XNYS session (between its open and its close, early closes included)."""
+    day = trading_date_of(now)
+    calendar = TradingCalendar(day - timedelta(days=1), day + timedelta(days=1))
+    if not calendar.is_session(day):
+        return False
+    opens, closes = calendar.session_bounds(day)
+    return opens <= now < closes
 
 
 def _log_format(books: Books) -> str:

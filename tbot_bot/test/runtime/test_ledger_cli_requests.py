@@ -11,7 +11,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,13 @@ from tbot_bot.accounting.models import OpeningPosition
 from tbot_bot.accounting.queries import open_reconciliation, reconciliation_summary
 from tbot_bot.accounting.schema import connect
 from tbot_bot.broker.models import ActivityKind, ActivityReport
-from tbot_bot.clock import SystemClock, iso_utc, parse_iso_utc
+from tbot_bot.clock import FakeClock, SystemClock, iso_utc, parse_iso_utc
 from tbot_bot.config import locks
 from tbot_bot.config.path_resolver import RuntimePaths, data_set_dir
 from tbot_bot.money import to_minor
 from tbot_bot.runtime.cli import build_parser
 from tbot_bot.runtime.cli_demo import DEMO_IDENTITY, provision_demo
-from tbot_bot.runtime.home_broker import build_home_broker
+from tbot_bot.runtime.home_broker import build_home_broker, home_broker_factory
 from tbot_bot.runtime.ledger_cli import (
     cmd_adjust_basis,
     cmd_export,
@@ -386,3 +386,38 @@ def test_a_requested_sync_logs_its_problems_and_feeds_the_status(home: RuntimePa
     summary = reconciliation_summary(outputs)
     assert summary["open_mismatches"] >= 1 and summary["status"] in {"ok", "partial"}
     assert summary["last_run_utc"] is not None
+
+
+def test_a_sync_asked_while_the_market_is_open_is_intraday(home: RuntimePaths) -> None:
+    """Accounting §6.5: cash and positions are authoritative at the day's end only. A `cli`
+    sync during the session records its cash row as INTRADAY (no log line, blocks nothing);
+    the same request after the close is authoritative."""
+    clock = FakeClock(datetime(2022, 6, 15, 15, 0, tzinfo=UTC))  # 11:00 ET, a Wednesday
+    books = open_bot_books(home, clock, actor="test")
+    try:
+        deposit = ActivityReport(
+            "NOT-AT-BROKER", ActivityKind.DEPOSIT, Decimal("75.25"), clock.now_utc()
+        )
+        with books.session("sync", trigger="startup"):
+            books.post(normalize_activity(deposit, broker_code="SIM", account_id="SIM"))
+    finally:
+        books.close()
+    outputs = home.bot_outputs(DEMO_IDENTITY.string)
+    factory = home_broker_factory(home, clock)
+
+    during = submit_request(home, "ledger_sync", {"trigger": "cli"}, "test", clock=clock)
+    assert process_ledger_requests(home, clock, broker_factory=factory) == [during]
+    result = read_result(home, during)
+    assert result is not None and result["status"] == "done", result
+    assert "market open" in result["message"]
+    cash = [r for r in open_reconciliation(outputs) if r["recon_type"] == "cash"]
+    assert cash and all(r["error_code"] == "INTRADAY" for r in cash)
+    log = outputs.log_file("unresolved_orders.log")
+    assert not log.exists() or "recon_cash" not in log.read_text()
+
+    clock.sleep_until(datetime(2022, 6, 15, 21, 0, tzinfo=UTC))  # after the 16:00 ET close
+    after = submit_request(home, "ledger_sync", {"trigger": "cli"}, "test", clock=clock)
+    assert process_ledger_requests(home, clock, broker_factory=factory) == [after]
+    result = read_result(home, after)
+    assert result is not None and "market open" not in result["message"]
+    assert "recon_cash" in log.read_text()
