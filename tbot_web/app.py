@@ -37,6 +37,7 @@ from tbot_web.support.guard import check_declared, record_activity, run_guard
 from tbot_web.support.headers import add_security_headers, register_error_handlers
 from tbot_web.support.mailer import smtp_mailer
 from tbot_web.support.rate_limit import RateLimiter
+from tbot_web.support.secret_registry import SecretRegistrar
 from tbot_web.support.web_session import finish_session
 
 BLUEPRINTS = (
@@ -96,6 +97,7 @@ def create_app(
     app = Flask(__name__)
     _configure(app, context, testing)
     _register_blueprints(app)
+    _register_secret_refresh(app, context)
     _register_request_hooks(app)
     register_error_handlers(app)
     template_helpers.register(app)
@@ -122,6 +124,17 @@ def _configure(app: Flask, context: WebContext, testing: bool) -> None:
 def _register_blueprints(app: Flask) -> None:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+
+
+def _register_secret_refresh(app: Flask, context: WebContext) -> None:
+    """Teach the redactor every stored secret now, and again whenever a secret file changes.
+
+    Registered before the guard so that anything a request shows (status, logs, error pages) is
+    redacted against the current secrets, not only those this process happened to load.
+    """
+    registrar = SecretRegistrar(context.secrets)
+    registrar.refresh()
+    app.before_request(registrar.refresh)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -34,6 +34,12 @@ def register_secret(value: object) -> None:
             _registered.add(value)
 
 
+def clear_registered() -> None:
+    """Forget every registered value (tests: prove a process registers what it must by itself)."""
+    with _lock:
+        _registered.clear()
+
+
 def register_secrets_in(mapping: Mapping[str, Any]) -> None:
     """Register every value of a mapping whose key names a secret."""
     for key, value in mapping.items():

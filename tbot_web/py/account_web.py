@@ -50,7 +50,13 @@ def email() -> Response | tuple[str, int]:
     if not verify_password(g.user, request.form.get("current_password", ""), ring):
         return _page(422, [WRONG_PASSWORD])
     try:
-        change_email(db("SYSTEM_USERS.db"), g.user, request.form.get("email", "").strip(), _actor())
+        change_email(
+            db("SYSTEM_USERS.db"),
+            g.user,
+            request.form.get("email", "").strip(),
+            _actor(),
+            tokens=db("PASSWORD_RESET_TOKENS.db"),
+        )
     except UserError as exc:
         return _page(422, exc.problems)
     flash("Email address changed.", "success")

@@ -1,15 +1,26 @@
 """Login, logout and password reset (web_runtime §4.4, §4.8).
 
 Every login failure answers 401 with the same page and the single message of `GENERIC_LOGIN_ERROR`;
-a reset request answers the same text for every address.
+a reset request answers the same text for every address, and does the lookup, token and mail in a
+background worker so the answer takes the same time too.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+from datetime import datetime
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    copy_current_request_context,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
@@ -23,14 +34,14 @@ from tbot_web.support.password_reset import (
     consume_token,
     create_token,
     invalidate_user_tokens,
-    is_live,
-    token_owner,
+    token_user,
 )
 from tbot_web.support.sessions import end_user_sessions
 from tbot_web.support.sql import query
-from tbot_web.support.users import Actor, get_user, set_password
+from tbot_web.support.users import Actor, set_password
 from tbot_web.support.web_session import end_current_session, start_session
 
+logger = logging.getLogger(__name__)
 bp = Blueprint("login", __name__)
 
 RESET_ANSWER = "If the address is registered, a message was sent."
@@ -76,6 +87,9 @@ def login() -> Response | str | tuple[str, int]:
         notice = "Your password was changed. Please sign in." if request.args.get("reset") else None
         return render_template("login.html", next=request.args.get("next"), notice=notice)
     rate_limit("login")
+    if g.get("user") is not None:
+        # A new login never leaves the old session alive, whatever the outcome.
+        end_current_session("relogin")
     context = ctx()
     username = request.form.get("username", "")
     password = request.form.get("password", "")
@@ -129,18 +143,37 @@ def logout() -> Response:
 @bp.route("/password_reset", methods=["GET", "POST"])
 @public()
 def password_reset_request() -> str:
+    """Answer at once, identically for every address; the lookup and mail run in the background.
+
+    Known and unknown addresses do exactly the same work on the request path (start one worker),
+    so neither the answer nor its timing tells whether an address is registered (§4.8).
+    """
     if request.method == "GET":
         return render_template("password_reset_request.html")
     rate_limit("reset_request")
     email = request.form.get("email", "").strip()
     context = ctx()
-    user = db("SYSTEM_USERS.db").execute(query("users.by_email"), {"email": email}).fetchone()
-    if user is not None and user["account_status"] == "active":
+    now = context.now()
+    # The worker needs this request's context (client IP, user agent) after the response is sent.
+    job = copy_current_request_context(lambda: _reset_job(email, now))
+    context.mail_threads[:] = [t for t in context.mail_threads if t.is_alive()]
+    worker = threading.Thread(target=job, name="tbot-reset-request", daemon=True)
+    context.mail_threads.append(worker)
+    worker.start()
+    return render_template("password_reset_request.html", notice=RESET_ANSWER)
+
+
+def _reset_job(email: str, now: datetime) -> None:
+    """Background part of a reset request: token and mail for an active account, else nothing."""
+    try:
+        user = db("SYSTEM_USERS.db").execute(query("users.by_email"), {"email": email}).fetchone()
+        if user is None or user["account_status"] != "active":
+            return
         token = create_token(
             db("PASSWORD_RESET_TOKENS.db"),
             int(user["id"]),
             token_type="email",  # noqa: S106 - a token kind, not a secret
-            now=context.now(),
+            now=now,
             ip=client_ip(),
             user_agent=request.user_agent.string[:300],
             created_by=None,
@@ -153,7 +186,9 @@ def password_reset_request() -> str:
             username=str(user["username"]),
             user_id=int(user["id"]),
         )
-    return render_template("password_reset_request.html", notice=RESET_ANSWER)
+    except Exception:
+        # Nobody waits for this answer; record the failure (redacted by the logging filter).
+        logger.exception("password reset request failed in the background")
 
 
 def reset_link(token: str) -> str:
@@ -166,7 +201,7 @@ def reset_link(token: str) -> str:
 
 
 def _send_reset_mail(address: str, token: str) -> None:
-    """Send in the background so the answer takes as long for unknown addresses as known ones."""
+    """Send the reset mail (already off the request path: called by the background job)."""
     context = ctx()
     if context.mailer is None or not context.secrets.has_secret("smtp"):
         return
@@ -181,12 +216,7 @@ def _send_reset_mail(address: str, token: str) -> None:
         f"Open this link within 30 minutes to choose a new password:\n{reset_link(token)}\n\n"
         "If you did not ask for this, ignore this message."
     )
-    mailer = context.mailer
-    thread = threading.Thread(
-        target=mailer, args=(smtp, address, "TradeBot password reset", body), daemon=True
-    )
-    context.mail_threads.append(thread)
-    thread.start()
+    context.mailer(smtp, address, "TradeBot password reset", body)
 
 
 @bp.route("/password_reset/<token>", methods=["GET", "POST"])
@@ -194,15 +224,15 @@ def _send_reset_mail(address: str, token: str) -> None:
 def password_reset_token(token: str) -> Response | str | tuple[str, int]:
     context = ctx()
     tokens_db = db("PASSWORD_RESET_TOKENS.db")
+    users_db = db("SYSTEM_USERS.db")
     if request.method == "GET":
-        valid = is_live(tokens_db, token, context.now())
+        valid = token_user(tokens_db, users_db, token, context.now()) is not None
         return render_template("password_reset_form.html", valid=valid, token=token), (
             200 if valid else 400
         )
     rate_limit("reset_token")
-    users_db = db("SYSTEM_USERS.db")
-    owner = token_owner(tokens_db, token, context.now())
-    user = get_user(users_db, owner) if owner is not None else None
+    # The token must belong to this very account, not merely to its (reusable) id.
+    user = token_user(tokens_db, users_db, token, context.now())
     if user is None:
         return _reset_refused(token)
     password = request.form.get("password", "")

@@ -73,6 +73,7 @@ def create() -> Response | str | tuple[str, int]:
             ring=context.secrets.fernet("login"),
             rounds=context.bcrypt_rounds(),
             actor=_actor(),
+            tokens=db("PASSWORD_RESET_TOKENS.db"),
         )
     except UserError as exc:
         page = render_template(
@@ -109,6 +110,7 @@ def edit(user_id: int) -> Response | str | tuple[str, int]:
             role=values["role"],
             status=values["account_status"],
             actor=_actor(),
+            tokens=db("PASSWORD_RESET_TOKENS.db"),
         )
     except UserError as exc:
         page = render_template(
@@ -128,7 +130,7 @@ def edit(user_id: int) -> Response | str | tuple[str, int]:
 @require("users.admin")
 def unlock(user_id: int) -> Response:
     user = _target(user_id)
-    done = unlock_user(db("SYSTEM_USERS.db"), user, _actor())
+    done = unlock_user(db("SYSTEM_USERS.db"), user, _actor(), tokens=db("PASSWORD_RESET_TOKENS.db"))
     flash(f"User {user['username']} " + ("unlocked." if done else "was not locked."), "info")
     return redirect(url_for("users.users"), code=303)
 
@@ -164,7 +166,13 @@ def reset_link(user_id: int) -> str:
 def delete(user_id: int) -> Response:
     user = _target(user_id)
     try:
-        delete_user(db("SYSTEM_USERS.db"), user, _actor(), self_id=int(g.user["id"]))
+        delete_user(
+            db("SYSTEM_USERS.db"),
+            user,
+            _actor(),
+            self_id=int(g.user["id"]),
+            tokens=db("PASSWORD_RESET_TOKENS.db"),
+        )
     except UserError as exc:
         flash(" ".join(exc.problems), "error")
         return redirect(url_for("users.users"), code=303)

@@ -26,7 +26,7 @@ WHERE token_hash = :token_hash AND used_at IS NULL AND invalidated_at IS NULL
 RETURNING id, user_id;
 
 -- name: peek
-SELECT id, user_id FROM password_reset_tokens
+SELECT id, user_id, created_at FROM password_reset_tokens
 WHERE token_hash = :token_hash AND used_at IS NULL AND invalidated_at IS NULL
   AND expires_at > :now;
 

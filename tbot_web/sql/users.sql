@@ -18,6 +18,11 @@ SELECT EXISTS (SELECT 1 FROM system_users);
 -- name: count_active_admins
 SELECT COUNT(*) FROM system_users WHERE role = 'admin' AND account_status = 'active';
 
+-- name: count_provisioned_admins
+-- "Setup complete" (web_runtime §1.6): an admin exists and was not deactivated. A locked admin
+-- (brute-force lockout or admin lock) still counts, so locking one never reopens first-run setup.
+SELECT COUNT(*) FROM system_users WHERE role = 'admin' AND account_status <> 'inactive';
+
 -- name: list_users
 SELECT id, username, email, role, account_status, failed_login_attempts, locked_until,
        last_login_at, last_login_ip, created_at
@@ -61,15 +66,21 @@ UPDATE system_users SET password_hash = :password_hash, password_changed_at = :n
 WHERE id = :id;
 
 -- name: reset_password
+-- A reset clears only a lockout lock (locked_until set); an admin lock (locked_until NULL) stays.
+-- SET expressions read the old row, so the CASE sees locked_until as it was before this update.
 UPDATE system_users SET password_hash = :password_hash, password_changed_at = :now,
        failed_login_attempts = 0, locked_until = NULL,
-       account_status = CASE WHEN account_status = 'locked' THEN 'active' ELSE account_status END,
+       account_status = CASE WHEN account_status = 'locked' AND locked_until IS NOT NULL
+                             THEN 'active' ELSE account_status END,
        updated_at = :now, updated_by = :actor
 WHERE id = :id;
 
 -- name: update_profile
+-- An admin who sets 'locked' on an account that was not locked makes an admin lock (no expiry);
+-- an account that stays locked keeps its lock as it was.
 UPDATE system_users SET email = :email, role = :role, account_status = :account_status,
-       locked_until = CASE WHEN :account_status = 'locked' THEN locked_until ELSE NULL END,
+       locked_until = CASE WHEN :account_status = 'locked' AND account_status = 'locked'
+                           THEN locked_until ELSE NULL END,
        updated_at = :now, updated_by = :actor
 WHERE id = :id;
 

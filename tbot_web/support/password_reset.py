@@ -3,6 +3,10 @@
 A token is 32 random URL-safe bytes; only its SHA-256 hex digest is stored. Tokens are single use,
 valid for 30 minutes, and a user has at most 3 live ones (creating a fourth invalidates the oldest).
 Use is one conditional `UPDATE ... RETURNING`, so two concurrent requests can never both succeed.
+
+`system_users.id` may be reused after a deletion, so a token is bound to the account it was made
+for: deleting a user, changing their status or email invalidates their tokens, and a token older
+than the account it points at (ids reused) is refused (`token_user`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import secrets
 import sqlite3
 from datetime import datetime, timedelta
 
-from tbot_bot.clock import iso_utc
+from tbot_bot.clock import iso_utc, parse_iso_utc
 from tbot_web.support.sql import query
 
 TOKEN_TTL = timedelta(minutes=30)
@@ -76,16 +80,29 @@ def create_token(
     return token
 
 
-def token_owner(conn: sqlite3.Connection, token: str, now: datetime) -> int | None:
-    """The user id of a live token without using it (None if not live)."""
-    row = conn.execute(
+def token_user(
+    tokens: sqlite3.Connection, users: sqlite3.Connection, token: str, now: datetime
+) -> sqlite3.Row | None:
+    """The account a live token was made for, without using the token; None otherwise.
+
+    A token created before the account it names cannot be that account's: its owner was deleted
+    and the id reused. Such a token is refused whatever the user id says. Read-only (GET uses it).
+    """
+    row = tokens.execute(
         query("reset_tokens.peek"), {"token_hash": token_hash(token), "now": iso_utc(now)}
     ).fetchone()
-    return int(row["user_id"]) if row is not None else None
-
-
-def is_live(conn: sqlite3.Connection, token: str, now: datetime) -> bool:
-    return token_owner(conn, token, now) is not None
+    if row is None:
+        return None
+    user: sqlite3.Row | None = users.execute(
+        query("users.by_id"), {"id": int(row["user_id"])}
+    ).fetchone()
+    if user is None:
+        return None
+    try:
+        bound = parse_iso_utc(str(row["created_at"])) >= parse_iso_utc(str(user["created_at"]))
+    except ValueError:
+        bound = False
+    return user if bound else None
 
 
 def consume_token(conn: sqlite3.Connection, token: str, *, now: datetime, ip: str) -> int | None:
@@ -107,7 +124,7 @@ def consume_token(conn: sqlite3.Connection, token: str, *, now: datetime, ip: st
 def invalidate_user_tokens(
     conn: sqlite3.Connection, user_id: int, *, now: datetime, ip: str
 ) -> int:
-    """Invalidate every live token of a user (after a successful reset)."""
+    """Invalidate every live token of a user (after a reset; on deletion, status/email change)."""
     rows = conn.execute(
         query("reset_tokens.invalidate_user_tokens"), {"user_id": user_id, "now": iso_utc(now)}
     ).fetchall()

@@ -1,8 +1,10 @@
 """UI routing by `bot_state` (web_runtime §1.6): which phase the UI is in and where `/` lands.
 
-"Setup complete" = keys and secrets decrypt, the four core databases verify and an active admin
-exists. It is computed only where the table needs it (`error` state), because it decrypts every
-secret and runs integrity checks.
+"Setup complete" = keys and secrets decrypt, the four core databases verify and an admin was
+provisioned (exists and is not deactivated). A *locked* admin still counts: otherwise anyone could
+lock the only admin with bad passwords and, in state `error`, flip the whole UI to the setup form.
+It is computed only where the table needs it (`error` state), because it decrypts every secret
+and runs integrity checks.
 """
 
 from __future__ import annotations
@@ -40,13 +42,16 @@ _OPEN_STATES = frozenset(ACTIVE_STATES) | {"stopped"}
 
 
 def user_counts(context: WebContext) -> tuple[int, int]:
-    """(all users, active admins); (0, 0) before SYSTEM_USERS.db exists or when unreadable."""
+    """(all users, provisioned admins); (0, 0) before SYSTEM_USERS.db exists or when unreadable.
+
+    Provisioned admins = role admin and not deactivated, locked or not (see the module docstring).
+    """
     if not context.paths.core_db("SYSTEM_USERS.db").exists():
         return 0, 0
     try:
         conn = context.connection("SYSTEM_USERS.db")
         users = int(conn.execute(query("users.count_users")).fetchone()[0])
-        admins = int(conn.execute(query("users.count_active_admins")).fetchone()[0])
+        admins = int(conn.execute(query("users.count_provisioned_admins")).fetchone()[0])
     except (sqlite3.Error, ConfigError):
         return 0, 0
     return users, admins
@@ -64,7 +69,7 @@ def has_users(context: WebContext) -> bool:
 
 
 def setup_complete(context: WebContext) -> bool:
-    """Keys and secrets decrypt, the core databases verify and an active admin exists."""
+    """Keys and secrets decrypt, the core databases verify and a provisioned admin exists."""
     if user_counts(context)[1] == 0:
         return False
     if verify(context.paths):

@@ -2,7 +2,12 @@
 
 Every change writes a `user_audit_trails` row (no secrets), a `system_users.log` line and a
 `system_logs` row. Role changes, deactivation, locking, deletion and password changes end the
-affected sessions, as §4.5 requires.
+affected sessions, as §4.5 requires. Deletion and status or email changes also invalidate the
+user's password-reset tokens (`tokens` = `PASSWORD_RESET_TOKENS.db`): a token must never outlive the
+account state it was issued for, nor reach an account that later gets the same id.
+
+The last-active-admin rule is checked inside the same `BEGIN IMMEDIATE` transaction as the change,
+with a fresh count, so two admins demoting each other at once cannot leave zero admins.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from tbot_web.support.auth_web import (
     new_password_record,
     password_problems,
 )
+from tbot_web.support.context import transaction
+from tbot_web.support.password_reset import invalidate_user_tokens
 from tbot_web.support.sessions import end_user_sessions
 from tbot_web.support.sql import query
 
@@ -152,8 +159,13 @@ def create_user(
     ring: MultiFernet,
     rounds: int,
     actor: Actor,
+    tokens: sqlite3.Connection,
 ) -> int:
-    """Admin creates an account (any role)."""
+    """Admin creates an account (any role).
+
+    Ids are reused after a deletion, so any token still pointing at the new id (left by an older
+    release that did not invalidate on delete) is invalidated before anyone could use it.
+    """
     problems = _new_user_problems(conn, username, email, password, confirm)
     if role not in ROLES:
         problems.append(f"Role must be one of: {', '.join(ROLES)}.")
@@ -172,6 +184,7 @@ def create_user(
         },
     )
     user_id = int(cursor.lastrowid or 0)
+    invalidate_user_tokens(tokens, user_id, now=actor.now, ip=actor.ip)
     _audit(conn, user_id, "create", actor, role=role)
     _event("user_created", f"user {username} created with role {role}", target=username, role=role)
     return user_id
@@ -187,7 +200,14 @@ def active_admins(conn: sqlite3.Connection) -> int:
 
 
 def update_user(
-    conn: sqlite3.Connection, user: sqlite3.Row, *, email: str, role: str, status: str, actor: Actor
+    conn: sqlite3.Connection,
+    user: sqlite3.Row,
+    *,
+    email: str,
+    role: str,
+    status: str,
+    actor: Actor,
+    tokens: sqlite3.Connection,
 ) -> list[str]:
     """Admin edit of email / role / status; returns what changed. Ends sessions when required."""
     problems = validate_identity(str(user["username"]), email)
@@ -195,33 +215,50 @@ def update_user(
         problems.append(f"Role must be one of: {', '.join(ROLES)}.")
     if status not in STATUSES:
         problems.append(f"Status must be one of: {', '.join(STATUSES)}.")
-    other = conn.execute(query("users.by_email"), {"email": email}).fetchone()
-    if other is not None and int(other["id"]) != int(user["id"]):
-        problems.append("That email address is already in use.")
-    losing_admin = (
-        user["role"] == "admin"
-        and user["account_status"] == "active"
-        and (role != "admin" or status != "active")
-    )
-    if losing_admin and active_admins(conn) <= 1:
-        problems.append("The last active admin cannot be demoted or deactivated.")
     if problems:
         raise UserError(problems)
-    conn.execute(
-        query("users.update_profile"),
-        {
-            "id": user["id"],
-            "email": email,
-            "role": role,
-            "account_status": status,
-            "now": iso_utc(actor.now),
-            "actor": actor.name,
-        },
-    )
-    changed = _record_changes(conn, user, email=email, role=role, status=status, actor=actor)
-    if {"role", "status"} & set(changed):
-        end_user_sessions(conn, int(user["id"]), "role_or_status_change")
+    with transaction(conn):
+        current = _fresh(conn, user)
+        other = conn.execute(query("users.by_email"), {"email": email}).fetchone()
+        if other is not None and int(other["id"]) != int(current["id"]):
+            problems.append("That email address is already in use.")
+        losing_admin = (
+            current["role"] == "admin"
+            and current["account_status"] == "active"
+            and (role != "admin" or status != "active")
+        )
+        if losing_admin and active_admins(conn) <= 1:  # counted inside the write lock
+            problems.append("The last active admin cannot be demoted or deactivated.")
+        if problems:
+            raise UserError(problems)
+        if (
+            status != current["account_status"]
+            or email.casefold() != str(current["email"]).casefold()
+        ):
+            invalidate_user_tokens(tokens, int(current["id"]), now=actor.now, ip=actor.ip)
+        conn.execute(
+            query("users.update_profile"),
+            {
+                "id": current["id"],
+                "email": email,
+                "role": role,
+                "account_status": status,
+                "now": iso_utc(actor.now),
+                "actor": actor.name,
+            },
+        )
+        changed = _record_changes(conn, current, email=email, role=role, status=status, actor=actor)
+        if {"role", "status"} & set(changed):
+            end_user_sessions(conn, int(current["id"]), "role_or_status_change")
     return changed
+
+
+def _fresh(conn: sqlite3.Connection, user: sqlite3.Row) -> sqlite3.Row:
+    """The user's row as it is now, inside the caller's transaction (it may have changed)."""
+    current = get_user(conn, int(user["id"]))
+    if current is None:
+        raise UserError([f"User {user['username']} no longer exists."])
+    return current
 
 
 def _record_changes(
@@ -246,13 +283,17 @@ def _record_changes(
     return changed
 
 
-def unlock_user(conn: sqlite3.Connection, user: sqlite3.Row, actor: Actor) -> bool:
+def unlock_user(
+    conn: sqlite3.Connection, user: sqlite3.Row, actor: Actor, *, tokens: sqlite3.Connection
+) -> bool:
     cursor = conn.execute(
         query("users.unlock_user"),
         {"id": user["id"], "now": iso_utc(actor.now), "actor": actor.name},
     )
     if cursor.rowcount != 1:
         return False
+    # A status change: tokens issued while the account was locked are not carried over.
+    invalidate_user_tokens(tokens, int(user["id"]), now=actor.now, ip=actor.ip)
     _audit(conn, int(user["id"]), "unlock", actor)
     events.security_event(
         "account_unlocked",
@@ -262,15 +303,30 @@ def unlock_user(conn: sqlite3.Connection, user: sqlite3.Row, actor: Actor) -> bo
     return True
 
 
-def delete_user(conn: sqlite3.Connection, user: sqlite3.Row, actor: Actor, *, self_id: int) -> None:
-    """Delete an account: never yourself, never the last active admin."""
+def delete_user(
+    conn: sqlite3.Connection,
+    user: sqlite3.Row,
+    actor: Actor,
+    *,
+    self_id: int,
+    tokens: sqlite3.Connection,
+) -> None:
+    """Delete an account: never yourself, never the last active admin; its tokens die first."""
     if int(user["id"]) == self_id:
         raise UserError(["You cannot delete your own account."])
-    if user["role"] == "admin" and user["account_status"] == "active" and active_admins(conn) <= 1:
-        raise UserError(["The last active admin cannot be deleted."])
-    end_user_sessions(conn, int(user["id"]), "deleted")
-    conn.execute(query("users.delete_user"), {"id": user["id"]})
-    _audit(conn, int(user["id"]), "delete", actor, username=str(user["username"]))
+    with transaction(conn):
+        current = _fresh(conn, user)
+        if (
+            current["role"] == "admin"
+            and current["account_status"] == "active"
+            and active_admins(conn) <= 1
+        ):
+            raise UserError(["The last active admin cannot be deleted."])
+        # Tokens first: ids are reused, so a surviving token would reset the next account.
+        invalidate_user_tokens(tokens, int(current["id"]), now=actor.now, ip=actor.ip)
+        end_user_sessions(conn, int(current["id"]), "deleted")
+        conn.execute(query("users.delete_user"), {"id": current["id"]})
+        _audit(conn, int(current["id"]), "delete", actor, username=str(current["username"]))
     _event("user_deleted", f"user {user['username']} deleted", target=str(user["username"]))
 
 
@@ -310,13 +366,23 @@ def set_password(
     )
 
 
-def change_email(conn: sqlite3.Connection, user: sqlite3.Row, email: str, actor: Actor) -> None:
+def change_email(
+    conn: sqlite3.Connection,
+    user: sqlite3.Row,
+    email: str,
+    actor: Actor,
+    *,
+    tokens: sqlite3.Connection,
+) -> None:
+    """The user's own email change; reset links mailed to the old address stop working."""
     problems = validate_identity(str(user["username"]), email)
     other = conn.execute(query("users.by_email"), {"email": email}).fetchone()
     if other is not None and int(other["id"]) != int(user["id"]):
         problems.append("That email address is already in use.")
     if problems:
         raise UserError(problems)
+    if email.casefold() != str(user["email"]).casefold():
+        invalidate_user_tokens(tokens, int(user["id"]), now=actor.now, ip=actor.ip)
     conn.execute(
         query("users.update_email"),
         {"id": user["id"], "email": email, "now": iso_utc(actor.now), "actor": actor.name},

@@ -99,7 +99,14 @@ def _probes(app: Flask, spare_id: int) -> list[tuple[str, str, str]]:
             url = rule.build({arg: values[arg] for arg in rule.arguments})[1]  # type: ignore[index]
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 probes.append((rule.endpoint, method, url))
-    return sorted(probes, key=lambda p: (p[0] == "login.logout", p[0], p[1]))
+    return sorted(probes, key=_session_ending_last)
+
+
+def _session_ending_last(probe: tuple[str, str, str]) -> tuple[int, str, str]:
+    """Logout, then POST /login (a new login ends the current session) run after all others."""
+    endpoint, method, _url = probe
+    rank = 2 if (endpoint, method) == ("login.login", "POST") else int(endpoint == "login.logout")
+    return rank, endpoint, method
 
 
 def _spare_id(home: RuntimePaths) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from itsdangerous import URLSafeSerializer
 
 from tbot_bot.clock import FakeClock
+from tbot_bot.config import redact
 from tbot_bot.config.path_resolver import RuntimePaths
 from tbot_bot.test.web.webkit import (
     PASSWORD,
@@ -60,6 +62,7 @@ def test_planted_secrets_stay_hidden(tbot_home: Path) -> None:
     paths = RuntimePaths.for_home(tbot_home)
     seed_runtime_files(paths)
     outbox = Outbox()
+    redact.clear_registered()  # provisioning ran in this process; the web must register by itself
     app = make_app(paths, FakeClock(START), outbox)
     admin = app.test_client()
     assert login(admin, "admin").status_code == 302
@@ -94,3 +97,59 @@ def test_planted_secrets_stay_hidden(tbot_home: Path) -> None:
     texts = _db_texts(paths)
     for secret in planted:
         assert not [t for t in texts if secret in t], secret[:12]
+
+
+def test_secrets_the_web_never_uses_are_masked_in_free_text(tbot_home: Path) -> None:
+    """A broker key quoted by the runtime (status error summary, a log line) is hidden (§4.10).
+
+    The web process never needs the broker credentials itself; it must still know them to mask
+    them. The registry is emptied first so provisioning in this process cannot do that job.
+    """
+    provision(
+        tbot_home,
+        {
+            "BROKER_NAME": "ALPACA",
+            "BROKER_URL": "https://paper-api.example.com",
+            "BROKER_API_KEY": BROKER_KEY,
+            "BROKER_SECRET_KEY": BROKER_SECRET,
+        },
+    )
+    paths = RuntimePaths.for_home(tbot_home)
+    seed_runtime_files(paths)
+    status = json.loads(paths.status_file("status.json").read_text())
+    status["state_reason"] = f"broker refused key {BROKER_KEY}"
+    status["errors"] = {
+        "count_today": 1,
+        "last_error": {
+            "ts_utc": "2025-03-04T14:29:00.000Z",
+            "module": "tbot_bot.broker",
+            "error_type": "AuthenticationError",
+            "summary": f"401 for key {BROKER_KEY} / {BROKER_SECRET}",
+            "error_id": "e-1",
+        },
+    }
+    paths.status_file("status.json").write_text(json.dumps(status))
+    line = {
+        "ts_utc": "2025-03-04T14:29:00.000Z",
+        "level": "ERROR",
+        "module": "tbot_bot.broker",
+        "event": "broker_error",
+        "message": f"auth failed with {BROKER_KEY}",
+        "extra": {"detail": f"secret {BROKER_SECRET}"},
+    }
+    log = paths.global_log("runner.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(json.dumps(line) + "\n")
+    redact.clear_registered()
+    app = make_app(paths, FakeClock(START), Outbox())
+    viewer = app.test_client()
+    assert login(viewer, "viewer").status_code == 302
+    pages = {
+        url: viewer.get(url).get_data(as_text=True)
+        for url in ("/api/status", "/dashboard", "/logs?file=runner&hours=all")
+    }
+    assert "401 for key" in pages["/dashboard"]  # the planted text is really rendered
+    assert "auth failed with" in pages["/logs?file=runner&hours=all"]
+    for url, page in pages.items():
+        for secret in (BROKER_KEY, BROKER_SECRET):
+            assert secret not in page, (url, secret[:12])
