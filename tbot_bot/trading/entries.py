@@ -31,7 +31,7 @@ from tbot_bot.trading.entry_gate_input import entry_gate_input
 from tbot_bot.trading.entry_order import build_entry_order
 from tbot_bot.trading.entry_routing import mapping_fields, option_fields, route_entry
 from tbot_bot.trading.exits import ExitManager
-from tbot_bot.trading.fills import write_trade_record
+from tbot_bot.trading.fills import late_filled_entries, write_trade_record
 from tbot_bot.trading.pool import PoolMember
 from tbot_bot.trading.risk_gate import GateLimits, evaluate
 from tbot_bot.trading.runner_context import DayContext
@@ -79,6 +79,10 @@ class EntryDesk:
         self.slots: list[Slot] = []
         self.fallback: list[Slot] = []
         self.pending: dict[str, PendingEntry] = {}
+        # Entries settled as unfilled whose fill may still come (a lagging fills feed).
+        self.given_up: dict[str, PendingEntry] = {}
+        self.awaiting_fill: set[str] = set()  # settled as filled, no fill applied yet
+        self.counted: set[str] = set()  # entries counted in `stats.entries`
         self.allocated = ZERO
         self.stats = ctx.counters.stats(strategy.name)
 
@@ -387,6 +391,13 @@ class EntryDesk:
 
     # -- pending entries: fills and timeouts ---------------------------------------------------
     def follow_pending(self, now: datetime) -> None:
+        """Time out working entries, settle finished ones, and adopt late-filled positions.
+
+        Filled or not is the order's own state (the journal row's `filled_qty`, kept current by
+        status polls and cancels), never the fills applied so far: the fills feed can lag the
+        order status by a poll (Alpaca activities, IBKR execDetails after orderStatus), and an
+        entry that filled must keep its slot, never hand it to a fallback (a second entry).
+        """
         timeout = timedelta(seconds=int(self.settings.ENTRY_FILL_TIMEOUT_S))
         for cid, pending in list(self.pending.items()):
             row = self.ctx.orders.journal.require(cid)
@@ -398,14 +409,46 @@ class EntryDesk:
             if not row.is_terminal:
                 continue
             del self.pending[cid]
-            if position.entry_qty > ZERO:
-                self.stats.entries += 1
-                self.exits.track(cid, pending.direction, pending.slot.number, now)
+            if row.filled_qty > ZERO or position.entry_qty > ZERO:
+                self._track_entry(cid, pending.direction, pending.slot.number, now)
                 continue
             reason = "broker_reject" if row.state is OrderState.REJECTED else "unfilled"
             self.allocated -= pending.slot.allocation
             self.stats.allocated -= pending.slot.allocation
+            self.given_up[cid] = pending
             self._rejected(now, pending.member, pending.slot, reason, cid)
+        self._adopt_late_fills(now)
+
+    def _track_entry(self, cid: str, direction: Direction, slot: int, now: datetime) -> None:
+        """A filled entry: counted once and handed to the exit manager. Its fills may still be on
+        their way; the trailing stop is armed when the position opens (`_adopt_late_fills`)."""
+        if cid not in self.counted:
+            self.counted.add(cid)
+            self.stats.entries += 1
+        self.exits.track(cid, direction, slot, now)
+        if not self.ctx.positions.positions[cid].is_open:
+            self.awaiting_fill.add(cid)
+
+    def _adopt_late_fills(self, now: datetime) -> None:
+        """Every open position of this session's entries ends up managed by the exit manager:
+        a fill applied after its entry was settled as filled (`awaiting_fill`: the stop is armed
+        now), or as unfilled (tracking re-opens), or, after a restart, an UNRESOLVED entry that
+        resolved to filled once the resumed runner had re-armed what it knew (spec §1.3)."""
+        managed = {c for c in self.exits.tracked if c not in self.awaiting_fill}
+        skip = managed | set(self.pending)
+        for entry in late_filled_entries(self.ctx, self.strategy.name, self.session_id, skip):
+            cid = entry.client_order_id
+            self.awaiting_fill.discard(cid)
+            given_up = self.given_up.pop(cid, None)
+            if given_up is not None:
+                # The broker filled what it had reported unfilled: the budget is spent after all.
+                self.allocated += given_up.slot.allocation
+                self.stats.allocated += given_up.slot.allocation
+            if cid not in self.exits.tracked:
+                logger.warning("entry %s filled after it was settled: tracked now", cid)
+            meta = entry.context.meta
+            direction = Direction(str(meta.get("direction") or Direction.LONG.value))
+            self._track_entry(cid, direction, int(meta.get("slot") or 1), now)
 
     def close_window(self, now: datetime) -> None:
         """At entry end: slots still waiting for a fallback are unfilled."""

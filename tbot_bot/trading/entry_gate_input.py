@@ -17,6 +17,7 @@ from typing import Any
 from tbot_bot.market.bars import Quote
 from tbot_bot.money import ZERO
 from tbot_bot.trading.bearish import BearishPlan
+from tbot_bot.trading.entry_order import sizing_price
 from tbot_bot.trading.pool import PoolMember
 from tbot_bot.trading.risk_gate import Fundamentals, GateInput
 from tbot_bot.trading.runner_context import DayContext
@@ -52,7 +53,16 @@ def entry_gate_input(
         and option is None
         and ctx.broker.supports_fractional(instrument)
     )
-    price = (quote.bid if mode == "ShortSell" else quote.ask) if quote else None
+    price = (
+        sizing_price(
+            quote,
+            ctx.settings.ENTRY_LIMIT_SLIPPAGE_PCT,
+            short=mode == "ShortSell",
+            option=option is not None,
+        )
+        if quote
+        else None
+    )
     if option is not None:
         # §4: LongPut contracts = floor(a_k / (ask x 100)).
         qty = Decimal(put_contracts(allocation, price, option.multiplier)) if price else ZERO

@@ -59,6 +59,27 @@ class EntryOrder:
         return self.request.option
 
 
+def entry_limit_price(quote: Quote, slippage: Decimal, *, short: bool, option: bool) -> Decimal:
+    """The entry's limit (§3.2): buy at ask x (1 + slippage) rounded up to the cent, short sale
+    at bid x (1 - slippage) rounded down, a LongPut at the ask (§5)."""
+    if option:
+        return quote.ask
+    if short:
+        return (quote.bid * (ONE - slippage)).quantize(CENT, rounding=ROUND_FLOOR)
+    return (quote.ask * (ONE + slippage)).quantize(CENT, rounding=ROUND_CEILING)
+
+
+def sizing_price(quote: Quote, slippage: Decimal, *, short: bool, option: bool) -> Decimal:
+    """The price an entry is sized on (§4): the most one unit can cost or commit.
+
+    A buy can fill anywhere up to its limit, above the ask, so it is sized on the limit: the
+    quantity times the limit never exceeds the slot allocation (nor MAX_RISK_PER_TRADE). A
+    short sale is sized on the bid, higher than its limit (a fill below the bid commits less).
+    """
+    quoted = quote.bid if short else quote.ask
+    return max(quoted, entry_limit_price(quote, slippage, short=short, option=option))
+
+
 def build_entry_order(
     ctx: DayContext,
     *,
@@ -77,15 +98,11 @@ def build_entry_order(
     now: datetime,
 ) -> EntryOrder:
     """The limit order of `qty` `instrument` for `member`'s signal, in slot `slot`."""
-    slip = ctx.settings.ENTRY_LIMIT_SLIPPAGE_PCT
     short = plan is not None and plan.mode == "ShortSell"
     option = plan.option if plan else None
-    if option is not None:
-        limit = quote.ask  # §5: a LongPut buys at the ask
-    elif short:
-        limit = (quote.bid * (ONE - slip)).quantize(CENT, rounding=ROUND_FLOOR)
-    else:
-        limit = (quote.ask * (ONE + slip)).quantize(CENT, rounding=ROUND_CEILING)
+    limit = entry_limit_price(
+        quote, ctx.settings.ENTRY_LIMIT_SLIPPAGE_PCT, short=short, option=option is not None
+    )
     cid = make_client_order_id(
         ctx.bot_id,
         ctx.trading_date,

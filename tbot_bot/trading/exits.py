@@ -1,15 +1,19 @@
 """Position management of one phase: trailing stops, strategy exits, hard exit (trading spec §6).
 
-Every exit is a market order for the quantity the strategy opened and still holds, under the
-deterministic id `...-EX{attempt}`. An exit is re-sent (attempt + 1) only after the broker confirms
-the previous attempt dead. The hard exit cancels the phase's open orders, closes what is left and
-verifies flat from broker positions; whatever stays open goes to `unresolved_orders.log`.
+Every exit is a market order for the quantity the strategy opened and still holds (capped by the
+broker's position: `exit_upkeep.closable_qty`), under the deterministic id `...-EX{attempt}`. An
+exit is re-sent (attempt + 1) only after the broker confirms the previous attempt dead (absent,
+cancelled, rejected, expired) or filled with a remainder still open; working exits are re-read
+from the broker every tick. The hard exit cancels the phase's open orders, closes what is left
+(also strategy positions the entry side did not hand over) and verifies flat from broker
+positions; whatever stays open goes to `unresolved_orders.log`.
 
 Native vs local (§6): a whole-share equity/ETF position at a broker with native trailing stops gets
 a TRAILING_STOP order `...-TS{attempt}` once its entry is terminal; while it works, the local stop
 is only computed, not acted on. Tightening cancel-replaces it (TS attempt + 1). Single exit owner:
-every runner exit first cancels the native stop and confirms it; a stop that filled meanwhile
-means nothing more is sent. A placement that fails leaves the position trailed locally.
+every runner exit first cancels the native stop and confirms it (an unresolved one is looked up
+and cancelled first); a stop that filled meanwhile means only a remainder is sent. A placement
+that fails, or a stop the broker drops later, leaves the position trailed locally.
 Options (LongPut, multiplier != 1) are trailed locally on the contract's own quote and closed
 with a market sell of the `OptionContract` taken from the entry order.
 """
@@ -35,6 +39,12 @@ from tbot_bot.errors import BrokerError, NetworkError, StateError, TbotError
 from tbot_bot.market.bars import Quote
 from tbot_bot.strategy.base import Direction, MarketInputs, Strategy, SymbolTape
 from tbot_bot.trading.client_order_id import make_client_order_id, next_attempt_id
+from tbot_bot.trading.exit_upkeep import (
+    closable_qty,
+    extreme_since_fill,
+    refresh_session_exits,
+    report_unflat,
+)
 from tbot_bot.trading.fills import exit_side
 from tbot_bot.trading.longput import option_quote
 from tbot_bot.trading.order_journal import JournalOrder, OrderContext
@@ -124,7 +134,7 @@ class ExitManager:
             self.ctx.positions.mark(pos.symbol, price)
             if item.trailing is None:
                 side = "short" if pos.side == "short" else "long"
-                anchor = self._extreme_since_fill(pos, side) or pos.avg_entry or price
+                anchor = extreme_since_fill(self.ctx, pos, side) or pos.avg_entry or price
                 item.trailing = TrailingStopState(side, self.trail_pct, anchor)
             p_eff = effective_pct(self.trail_pct, now, self.tightening_from, self.tightening_factor)
             item.trailing.register_tick(price, p_eff)  # kept current also under a native stop
@@ -146,23 +156,6 @@ class ExitManager:
                 if reason is not None:
                     self.exit(item, str(reason), now)
 
-    def _extreme_since_fill(self, pos: StrategyPosition, side: str) -> Decimal | None:
-        """Peak (long) or trough (short) of the held instrument since the entry fill, so a
-        restarted runner re-arms the trailing stop where it stood, not at the current price."""
-        if pos.opened_at is None or pos.multiplier != 1:
-            return None
-        try:
-            bars = self.ctx.broker.get_recent_bars([pos.symbol], pos.opened_at).get(pos.symbol)
-        except (BrokerError, NetworkError):
-            return None
-        if not bars:
-            return None
-        extreme = max(b.high for b in bars) if side == "long" else min(b.low for b in bars)
-        fill = pos.avg_entry
-        if fill is None:
-            return extreme
-        return max(extreme, fill) if side == "long" else min(extreme, fill)
-
     def _exit_pending(self, item: Tracked) -> bool:
         ids = item.position.exit_order_ids
         if not ids:
@@ -179,6 +172,10 @@ class ExitManager:
         item.exit_reason = reason
         if not self._stand_down_native(item) or not pos.is_open:
             return  # the native stop filled, or its cancel is not confirmed yet (retried)
+        qty = closable_qty(self.ctx, pos)
+        if not qty:
+            logger.warning("exit of %s held back: the broker holds none on its side", pos.symbol)
+            return  # retried by `resend_dead_exits` (e.g. once a lagging fill is applied)
         attempt = len(pos.exit_order_ids)
         option = item.option
         cid = make_client_order_id(
@@ -195,7 +192,7 @@ class ExitManager:
             client_order_id=cid,
             symbol=pos.symbol,
             side=exit_side(pos),
-            qty=pos.qty,
+            qty=qty,
             order_type=OrderType.MARKET,
             intent=intent,
             asset_class=AssetClass.OPTION if option is not None else AssetClass.EQUITY,
@@ -206,9 +203,11 @@ class ExitManager:
         pos.exit_order_ids.append(cid)
         try:
             if attempt == 0:
-                self.ctx.orders.submit(request, context)
+                row = self.ctx.orders.submit(request, context)
             else:
-                self.ctx.orders.resubmit_exit(pos.exit_order_ids[-2], request)
+                row = self.ctx.orders.resubmit_exit(pos.exit_order_ids[-2], request)
+            if row.state is OrderState.UNRESOLVED:  # never reached the venue? then it is dead
+                self.ctx.orders.retire_absent_exit(cid)
         except (BrokerError, NetworkError, StateError) as exc:
             logger.warning("exit %s of %s not sent: %s", cid, pos.symbol, exc)
             pos.exit_order_ids.pop()
@@ -237,16 +236,18 @@ class ExitManager:
         )
 
     def resend_dead_exits(self, now: datetime) -> None:
-        """An exit the broker cancelled/rejected with quantity left is sent again (seq + 1);
-        an exit held back by an unconfirmed native-stop cancel is tried again."""
+        """Working exits and stops are re-read first; an exit the broker cancelled, rejected or
+        found absent, or that filled with quantity left, is sent again (seq + 1); an exit held
+        back (unconfirmed native-stop cancel, unreadable broker positions) is tried again."""
+        refresh_session_exits(self.ctx, self.session_id)
         for item in self.open_tracked():
             ids = item.position.exit_order_ids
             if not ids:
-                if item.exit_reason is not None and item.native_id is not None:
+                if item.exit_reason is not None:
                     self.exit(item, item.exit_reason, now)
                 continue
             last = self.ctx.orders.journal.get(ids[-1])
-            if last is not None and last.state in RESENDABLE:
+            if last is not None and (last.state in RESENDABLE or last.state is OrderState.FILLED):
                 self.exit(item, item.exit_reason or "timeout", now)
 
     # -- native trailing stops (§6 "Native vs local", "Single exit owner") --------------------
@@ -282,11 +283,15 @@ class ExitManager:
     ) -> None:
         """Send one native stop attempt; any failure leaves the position trailed locally."""
         pos = item.position
+        qty = closable_qty(self.ctx, pos)
+        if not qty:
+            logger.warning("native stop of %s not placed: broker position unknown/none", pos.symbol)
+            return  # trailed locally
         request = OrderRequest(
             client_order_id=cid,
             symbol=pos.symbol,
             side=exit_side(pos),
-            qty=pos.qty,
+            qty=qty,
             order_type=OrderType.TRAILING_STOP,
             trail_percent=pct,
             intent=PositionIntent.CLOSE_LONG if pos.side == "long" else PositionIntent.CLOSE_SHORT,
@@ -299,6 +304,8 @@ class ExitManager:
                 row = self.ctx.orders.submit(request, self._context(item, "stop_loss", now, None))
             else:
                 row = self.ctx.orders.resubmit_exit(previous, request)
+            if row.state is OrderState.UNRESOLVED:
+                row = self.ctx.orders.retire_absent_exit(cid)
         except (BrokerError, NetworkError, StateError) as exc:
             error = str(exc) or type(exc).__name__
         if self.ctx.orders.journal.get(cid) is not None:
@@ -335,7 +342,8 @@ class ExitManager:
     def _stand_down_native(self, item: Tracked) -> bool:
         """Cancel the native stop and confirm it; True when the runner may act on its own.
 
-        False when the stop filled (nothing more is sent) or its cancel is not confirmed yet.
+        False when the stop filled the whole position or its cancel is not confirmed yet (an
+        unresolved stop is looked up and cancelled by `cancel`, closed only when confirmed absent).
         """
         cid = item.native_id
         if cid is None:
@@ -351,9 +359,9 @@ class ExitManager:
             return False
         item.native_pct = None if row.state is not OrderState.ACCEPTED else item.native_pct
         if row.state is OrderState.FILLED:
-            return False
-        if row.is_terminal or row.state is OrderState.UNRESOLVED:
-            return True  # cancelled, expired, rejected, or unknown to the broker
+            return item.position.is_open  # a remainder (after its fills) is the runner's to close
+        if row.is_terminal:
+            return True  # cancelled, expired, rejected, or confirmed absent at the broker
         logger.warning("native stop %s still %s after cancel: exit held back", cid, row.state)
         return False
 
@@ -401,32 +409,37 @@ class ExitManager:
 
     # -- hard exit ----------------------------------------------------------------------------
     def flatten_all(self, reason: str, now: datetime) -> None:
+        self.adopt_untracked()
         for item in self.open_tracked():
             self.exit(item, reason, now)
+
+    def adopt_untracked(self) -> None:
+        """Track every open position of this strategy the entry side did not hand over (an
+        entry filled after its timeout cancel, say), so the hard exit closes it too. No native
+        stop is placed; a journalled one is adopted, so it is cancelled before the exit."""
+        for pos in self.ctx.positions.open_positions(self.strategy.name):
+            if pos.entry_client_order_id in self.tracked:
+                continue
+            entry = self.ctx.orders.journal.get(pos.entry_client_order_id)
+            meta = entry.context.meta if entry else {}
+            direction = Direction(str(meta.get("direction") or Direction.LONG.value))
+            item = Tracked(pos, direction, int(meta.get("slot", 1)))
+            item.option = entry.request.option if entry else None
+            item.native_id = pos.stop_order_ids[-1] if pos.stop_order_ids else None
+            self.tracked[pos.entry_client_order_id] = item
+            logger.warning("untracked %s position %s adopted for closing", pos.symbol, item.slot)
 
     def unflat_symbols(self) -> dict[str, Decimal]:
         """Broker positions of symbols this phase still holds (the broker is the truth)."""
         held = {t.position.symbol for t in self.tracked.values() if t.position.qty != 0}
+        held |= {p.symbol for p in self.ctx.positions.open_positions(self.strategy.name)}
         if not held:
             return {}
         positions = self.ctx.orders.read(self.ctx.broker.get_positions, "get_positions")
         return {p.symbol: p.qty for p in positions if p.symbol in held and p.qty != 0}
 
     def report_unflat(self, now: datetime, leftovers: dict[str, Decimal]) -> None:
-        for symbol, qty in sorted(leftovers.items()):
-            self.ctx.counters.unresolved_orders += 1
-            self.ctx.logs.unresolved(
-                {
-                    "ts_utc": iso_utc(now),
-                    "strategy": self.strategy.name,
-                    "broker": self.ctx.broker_name,
-                    "error_type": "not_flat_after_hard_exit",
-                    "error_code": None,
-                    "exception_repr": None,
-                    "context": {"symbol": symbol, "qty": str(qty), "session_id": self.session_id},
-                    "client_order_id": None,
-                }
-            )
+        report_unflat(self.ctx, self.strategy.name, self.session_id, now, leftovers)
 
 
 def wait_step(now: datetime) -> datetime:

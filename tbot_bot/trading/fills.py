@@ -8,7 +8,7 @@ position is rewritten. The kill switch is evaluated after every fill (trading sp
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from datetime import datetime
 from typing import Any
 
@@ -179,6 +179,26 @@ def write_trade_record(
             "error_code": error_code,
         }
     )
+
+
+def late_filled_entries(
+    ctx: DayContext, strategy: str, session_id: str, skip: Container[str]
+) -> list[JournalOrder]:
+    """Entry orders of `session_id` whose position is open, except the ids in `skip`.
+
+    The fill router applies every fill it sees, also one that arrives after its entry was
+    settled (a fills feed lagging the order status, a fill after a cancel, an UNRESOLVED entry
+    found filled after a restart); the entry desk asks this each tick so such a position is
+    handed to the exit manager, never left open unmanaged.
+    """
+    found: list[JournalOrder] = []
+    for cid, position in ctx.positions.positions.items():
+        if cid in skip or not position.is_open or position.strategy != strategy:
+            continue
+        entry = ctx.orders.journal.get(cid)
+        if entry is not None and entry.context.session_id == session_id:
+            found.append(entry)
+    return found
 
 
 def exit_side(position: StrategyPosition) -> OrderSide:

@@ -5,13 +5,18 @@ Submit: journal `new` (committed) -> `in_flight` (committed) -> `broker.submit_o
 - `BrokerError` (the broker said no) -> `rejected`, never retried (the runner falls back);
 - `DuplicateClientOrderIdError`, `NetworkError` (timeout, 5xx, dropped connection) or anything
   unexpected -> `unresolved`, then look the order up by client order id with backoff
-  (API_RETRY_LIMIT retries): found -> adopt, absent -> stays `unresolved` and is logged;
+  (API_RETRY_LIMIT retries): found -> adopt, absent -> stays `unresolved` and is logged. An
+  exit (EX/TS) the broker still answers absent after that round never reached the venue: the
+  runner calls `retire_absent_exit` (also done by `resolve_unresolved`, `recover`, `cancel`),
+  which asks a cancel of its id anyway (should it surface late) and closes it `cancelled`
+  (`absent_at_broker`), so the next attempt may be sent (§7.1 "confirmed absent");
 - `RateLimitError` (HTTP 429: the request was throttled, not processed) -> wait (Retry-After),
   look the id up, and only if the broker confirms it absent send the same request again with
   the same client order id (a broker that did take it refuses the duplicate).
 An intent is never sent twice: `submit` of an id the journal already holds sends nothing. An exit
 is re-sent only through `resubmit_exit`, under the next attempt's id (seq + 1), after the broker
-confirmed the previous attempt absent, cancelled, rejected or expired.
+confirmed the previous attempt absent, cancelled, rejected or expired, or filled while the
+strategy still holds a remainder (the runner sizes that next attempt).
 
 Fills are applied by `poll_fills` idempotently (keyed by the broker's `external_id`) and handed to
 the `on_fill` callbacks (the runner posts them to the ledger) after the journal committed them.
@@ -45,7 +50,11 @@ T = TypeVar("T")
 FillCallback = Callable[[FillReport, JournalOrder], None]
 UnresolvedSink = Callable[[Mapping[str, Any]], None]
 FILL_CURSOR_OVERLAP = timedelta(minutes=5)  # broker vs our clock skew and late fill delivery
-_RESENDABLE_EXIT_STATES = frozenset({OrderState.CANCELLED, OrderState.REJECTED, OrderState.EXPIRED})
+# FILLED too: a filled attempt that left quantity open (the runner decides) needs a next attempt.
+_RESENDABLE_EXIT_STATES = frozenset(
+    {OrderState.CANCELLED, OrderState.REJECTED, OrderState.EXPIRED, OrderState.FILLED}
+)
+EXIT_PURPOSES = frozenset({"EX", "TS"})
 _PENDING = frozenset({OrderState.NEW, OrderState.IN_FLIGHT, OrderState.UNRESOLVED})
 _NON_TERMINAL = frozenset(state for state in OrderState if not state.is_terminal)
 
@@ -138,26 +147,53 @@ class OrderManager:
 
     def _unresolved_then_lookup(self, cid: str, reason: str, error: Exception) -> JournalOrder:
         self.journal.transition(cid, OrderState.UNRESOLVED, reason=f"{reason}: {error}")
-        row = self._resolve(cid, attempts=self._retry_limit + 1)
+        row, _ = self._resolve(cid, attempts=self._retry_limit + 1)
         if row.state is OrderState.UNRESOLVED:
             self._report_unresolved(row, reason, error)
         return row
 
-    def _resolve(self, cid: str, *, attempts: int) -> JournalOrder:
-        """Look `cid` up until found or `attempts` are used (an absent answer may be lag)."""
+    def _resolve(self, cid: str, *, attempts: int) -> tuple[JournalOrder, bool]:
+        """Look `cid` up until found or `attempts` are used (an absent answer may be lag).
+
+        Returns the row and whether the last lookup got an answer (so a row still `unresolved`
+        is confirmed absent, not merely unreachable).
+        """
+        answered = False
         for attempt in range(attempts):
             try:
                 report = self.broker.get_order_by_client_id(cid)
             except NetworkError as exc:
-                report = None
+                report, answered = None, False
                 wait = retry_delay(exc, attempt, rand=self._rand)
             else:
+                answered = True
                 wait = backoff_delay(attempt, rand=self._rand)
             if report is not None:
-                return self._adopt(report, cid)
+                return self._adopt(report, cid), True
             if attempt + 1 < attempts:
                 self._sleep(wait)
-        return self.journal.require(cid)
+        return self.journal.require(cid), answered
+
+    def retire_absent_exit(self, cid: str) -> JournalOrder:
+        """An `unresolved` exit the broker answers absent after its lookup round is dead: cancel
+        its id anyway (it may surface late), look once more, and close it `cancelled`
+        (`absent_at_broker`) so its next attempt can be sent. Other rows come back unchanged."""
+        row = self.journal.require(cid)
+        if row.state is not OrderState.UNRESOLVED or row.purpose not in EXIT_PURPOSES:
+            return row
+        try:
+            self.broker.cancel_order(cid)
+        except (BrokerError, NetworkError) as exc:
+            logger.info("cancel of absent exit %s: %s", cid, exc)
+        try:
+            report = self.broker.get_order_by_client_id(cid)
+        except NetworkError as exc:
+            logger.warning("exit %s: absence not reconfirmed (%s); still unresolved", cid, exc)
+            return self.journal.require(cid)
+        if report is not None:
+            return self._adopt(report, cid)
+        logger.warning("exit %s never reached the broker: closed, next attempt may be sent", cid)
+        return self.journal.transition(cid, OrderState.CANCELLED, reason="absent_at_broker")
 
     def _lookup(self, cid: str) -> OrderReport | None:
         return self.read(lambda: self.broker.get_order_by_client_id(cid), f"lookup of {cid}")
@@ -203,17 +239,23 @@ class OrderManager:
         return self._adopt(report, client_order_id)
 
     def resolve_unresolved(self) -> list[JournalOrder]:
-        """One lookup round for every `unresolved` order (run until the session ends)."""
-        return [
-            self._resolve(row.client_order_id, attempts=1)
-            for row in self.journal.in_states({OrderState.UNRESOLVED})
-        ]
+        """One lookup round for every `unresolved` order (run until the session ends); an exit
+        the broker answers absent is retired (`retire_absent_exit`)."""
+        rows: list[JournalOrder] = []
+        for row in self.journal.in_states({OrderState.UNRESOLVED}):
+            found, absent = self._resolve(row.client_order_id, attempts=1)
+            if found.state is OrderState.UNRESOLVED and absent and found.purpose in EXIT_PURPOSES:
+                found = self.retire_absent_exit(found.client_order_id)
+            rows.append(found)
+        return rows
 
     def recover(self) -> tuple[list[str], list[str]]:
         """After a restart: settle rows left `new`, `in_flight` or `unresolved` by lookup.
 
         `new` and absent: it was never sent (the send follows the `in_flight` commit), so it is
-        closed as `cancelled` (`not_sent`). Returns (resolved ids, still unresolved ids).
+        closed as `cancelled` (`not_sent`). An exit still absent after a full lookup round is
+        retired like after a lost submit answer, so the resumed runner sends its next attempt.
+        Returns (resolved ids, still unresolved ids).
         NetworkError propagates: reconciliation then blocks trading.
         """
         resolved: list[str] = []
@@ -233,6 +275,15 @@ class OrderManager:
         still: list[str] = []
         for row in self.journal.in_states({OrderState.UNRESOLVED}):
             report = self._lookup(row.client_order_id)
+            if report is None and row.purpose in EXIT_PURPOSES:
+                found, absent = self._resolve(
+                    row.client_order_id, attempts=max(1, self._retry_limit)
+                )
+                if found.state is OrderState.UNRESOLVED and absent:
+                    found = self.retire_absent_exit(row.client_order_id)
+                if found.state is not OrderState.UNRESOLVED:
+                    resolved.append(row.client_order_id)
+                    continue
             if report is None:
                 still.append(row.client_order_id)
             else:
@@ -276,7 +327,8 @@ class OrderManager:
 
     # -- cancels ---------------------------------------------------------------------------------
     def cancel(self, client_order_id: str) -> JournalOrder:
-        """Ask the broker to cancel (idempotent) and adopt the resulting state."""
+        """Ask the broker to cancel (idempotent) and adopt the resulting state. An `unresolved`
+        exit the broker then answers absent is closed (`retire_absent_exit`)."""
         row = self.journal.require(client_order_id)
         if row.is_terminal:
             return row
@@ -284,7 +336,10 @@ class OrderManager:
             self.read(lambda: self.broker.cancel_order(client_order_id), "cancel")
         except BrokerError as exc:
             logger.info("cancel of %s refused: %s", client_order_id, exc)
-        return self.sync_order(client_order_id)
+        row = self.sync_order(client_order_id)
+        if row.state is OrderState.UNRESOLVED and row.purpose in EXIT_PURPOSES:
+            row = self.retire_absent_exit(client_order_id)
+        return row
 
     def cancel_all(self) -> list[str]:
         """Cancel every open order at the broker, then refresh every open journal row."""

@@ -2,7 +2,8 @@
 
 DN breaks down at bar 20 (seen 13:51); UP breaks out at bar 21 (seen 13:52). With the default
 `SHORT_TYPE_OPEN=InverseETF` a bearish signal on any stock buys SH (the `*` catch-all), sized on
-SH's own ask: 15.00 + 2 bps / 2 -> 15.01, 80.00 / 15.01 = 5.329780.
+SH's own price: ask 15.00 + 2 bps / 2 -> 15.01, limit 15.01 x 1.005 rounded up -> 15.09 (the most
+a share can cost), 80.00 / 15.09 = 5.301524.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def test_inverse_etf_buys_the_mapped_etf_sized_on_its_own_price(tbot_home: Path)
             "SH",
             1,
         )
-    assert (order["qty"], order["allocation"]) == ("5.329780", "80.00")
+    # SH's ask 15.01, limit 15.01 x 1.005 rounded up = 15.09: 80.00 / 15.09 down to 6 dp
+    assert (order["qty"], order["allocation"]) == ("5.301524", "80.00")
     assert order["client_order_id"] == "B01-20250715-O01-SH-EN00"  # the symbol ordered
     trades = {t["symbol"]: t for t in day.trades()}
     sh = trades["SH"]
@@ -75,7 +77,7 @@ def test_inverse_etf_buys_the_mapped_etf_sized_on_its_own_price(tbot_home: Path)
         "InverseETF",
         "etf",
     )
-    assert (sh["direction"], sh["trade_side"], sh["size"]) == ("bearish", "buy", "5.329780")
+    assert (sh["direction"], sh["trade_side"], sh["size"]) == ("bearish", "buy", "5.301524")
 
 
 def test_inverse_etf_fills_carry_the_ledger_metadata(tbot_home: Path) -> None:

@@ -2,13 +2,15 @@
 shares, and MAX_OPEN_POSITIONS counted from live broker positions + pending entries (§4, §7.2).
 
 F = cash at phase start = ACCOUNT_BALANCE 10,000; WEIGHTS 0.4,0.2,0.2,0.2. A breakout to 52.00
-is sized on the SIM ask: 52.00 + 52.00 x 2 bps / 2 = 52.0052, tick-rounded up to 52.01 (§14).
+has the SIM ask 52.00 + 52.00 x 2 bps / 2 = 52.0052, tick-rounded up to 52.01 (§14); the entry is
+sized on its limit, the most a share can cost: ask x (1 + ENTRY_LIMIT_SLIPPAGE_PCT 0.005) =
+52.27005, rounded up to the cent 52.28, so quantity x limit never exceeds the allocation.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from tbot_bot.test.fakes.crafted_day import (
 )
 
 ASK = Decimal("52.01")
+LIMIT = (ASK * Decimal("1.005")).quantize(Decimal("0.01"), rounding=ROUND_CEILING)  # 52.28
 SYMBOLS = ("AA", "BB", "CC", "DD")
 
 
@@ -43,7 +46,7 @@ def _entries(day: CraftedDay) -> list[tuple[str, int, str, str]]:
     ]
 
 
-def _qty(allocation: str, price: Decimal = ASK) -> str:
+def _qty(allocation: str, price: Decimal = LIMIT) -> str:
     return str((Decimal(allocation) / price).quantize(Decimal("0.000001"), rounding=ROUND_DOWN))
 
 
@@ -91,7 +94,7 @@ def test_whole_shares_without_fractional_trading(tbot_home: Path) -> None:
         market.step(symbol, 20, "31.00")
     day = crafted_day(tbot_home, market, STRATEGY_OVERRIDE="open", FRACTIONAL="false")
     day.run()
-    # ask 31.01: floor(80 / 31.01) = 2, floor(40 / 31.01) = 1
+    # ask 31.01, limit 31.17: floor(80 / 31.17) = 2, floor(40 / 31.17) = 1
     assert _entries(day) == [("AA", 1, "80.00", "2"), ("BB", 2, "40.00", "1")]
     eligibility = records_where(day.decisions(), stage="eligibility")
     assert {r["reason"] for r in eligibility} == {"no_fractional"}  # noted, not a rejection
