@@ -23,7 +23,7 @@ from tbot_bot.accounting.models import OpeningPosition
 from tbot_bot.accounting.queries import open_reconciliation, reconciliation_summary
 from tbot_bot.accounting.schema import connect
 from tbot_bot.broker.models import ActivityKind, ActivityReport
-from tbot_bot.clock import FakeClock, SystemClock, iso_utc, parse_iso_utc
+from tbot_bot.clock import Clock, FakeClock, SystemClock, iso_utc, parse_iso_utc
 from tbot_bot.config import locks
 from tbot_bot.config.path_resolver import RuntimePaths, data_set_dir
 from tbot_bot.money import to_minor
@@ -356,10 +356,8 @@ def test_a_request_that_breaks_is_answered_failed_once(home: RuntimePaths) -> No
     assert process_ledger_requests(home, clock) == []  # answered once, not retried
 
 
-def test_a_requested_sync_logs_its_problems_and_feeds_the_status(home: RuntimePaths) -> None:
-    """A deposit the broker never reported: the eod sync asked for by the CLI finds a cash
-    mismatch, writes its `recon_cash` line and the status summary counts it open."""
-    clock = SystemClock()
+def _post_deposit_unknown_to_the_broker(home: RuntimePaths, clock: Clock) -> None:
+    """A 75.25 deposit the broker never reported: the ledger's cash now differs from it."""
     books = open_bot_books(home, clock, actor="test")
     try:
         deposit = ActivityReport(
@@ -369,6 +367,12 @@ def test_a_requested_sync_logs_its_problems_and_feeds_the_status(home: RuntimePa
             books.post(normalize_activity(deposit, broker_code="SIM", account_id="SIM"))
     finally:
         books.close()
+
+
+def test_a_requested_sync_logs_its_problems_and_feeds_the_status(home: RuntimePaths) -> None:
+    """A deposit the broker never reported: the eod sync asked for by the CLI finds a cash
+    mismatch, writes its `recon_cash` line and the status summary counts it open."""
+    _post_deposit_unknown_to_the_broker(home, SystemClock())
     code, out, err = _run(cmd_sync, _args(home, ["sync", "--trigger", "eod", "--wait", "30"]))
     assert code == 0, err
     outputs = home.bot_outputs(DEMO_IDENTITY.string)
@@ -393,15 +397,7 @@ def test_a_sync_asked_while_the_market_is_open_is_intraday(home: RuntimePaths) -
     sync during the session records its cash row as INTRADAY (no log line, blocks nothing);
     the same request after the close is authoritative."""
     clock = FakeClock(datetime(2022, 6, 15, 15, 0, tzinfo=UTC))  # 11:00 ET, a Wednesday
-    books = open_bot_books(home, clock, actor="test")
-    try:
-        deposit = ActivityReport(
-            "NOT-AT-BROKER", ActivityKind.DEPOSIT, Decimal("75.25"), clock.now_utc()
-        )
-        with books.session("sync", trigger="startup"):
-            books.post(normalize_activity(deposit, broker_code="SIM", account_id="SIM"))
-    finally:
-        books.close()
+    _post_deposit_unknown_to_the_broker(home, clock)
     outputs = home.bot_outputs(DEMO_IDENTITY.string)
     factory = home_broker_factory(home, clock)
 

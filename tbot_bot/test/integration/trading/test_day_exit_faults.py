@@ -71,6 +71,40 @@ def _sent_at(day: CraftedDay, suffix: str) -> str:
     return str(record["ts_utc"][11:19])
 
 
+def _accept_then_end(
+    day: CraftedDay, monkeypatch: pytest.MonkeyPatch, suffix: str, final: OrderState
+) -> None:
+    """The order whose client id ends with `suffix` is acknowledged ACCEPTED without reaching
+    the venue, and from then on every lookup answers it in state `final` (a reject or a drop
+    after the acknowledgement)."""
+    broker, clock = day.setup.broker, day.setup.clock
+    real_submit, real_lookup = broker.submit_order, broker.get_order_by_client_id
+    ended: dict[str, OrderReport] = {}
+
+    def submit(request: OrderRequest) -> OrderReport:
+        if not request.client_order_id.endswith(suffix):
+            return real_submit(request)
+        report = OrderReport(
+            client_order_id=request.client_order_id,
+            broker_order_id=f"T{suffix}",
+            symbol=request.symbol,
+            side=request.side,
+            qty=request.qty,
+            filled_qty=0 * request.qty,
+            avg_fill_price=None,
+            state=OrderState.ACCEPTED,
+            order_type=request.order_type,
+            submitted_at=clock.now_utc(),
+        )
+        ended[request.client_order_id] = replace(report, state=final)
+        return report
+
+    monkeypatch.setattr(broker, "submit_order", submit)
+    monkeypatch.setattr(
+        broker, "get_order_by_client_id", lambda cid: ended.get(cid) or real_lookup(cid)
+    )
+
+
 def test_an_exit_lost_on_submit_is_confirmed_absent_and_sent_again(
     tbot_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -132,33 +166,7 @@ def test_an_exit_rejected_after_acceptance_is_sent_again_within_the_tick(
     """The broker acknowledges `EX00`, then rejects it (IBKR `Inactive`, a Tradier reject after
     the POST answer): the tick's refresh sees it and `EX01` follows, long before the hard exit."""
     day = _day(tbot_home)
-    broker, clock = day.setup.broker, day.setup.clock
-    real_submit, real_lookup = broker.submit_order, broker.get_order_by_client_id
-    rejected: dict[str, OrderReport] = {}
-
-    def submit(request: OrderRequest) -> OrderReport:
-        if not request.client_order_id.endswith("-EX00"):
-            return real_submit(request)
-        report = OrderReport(
-            client_order_id=request.client_order_id,
-            broker_order_id="T1",
-            symbol=request.symbol,
-            side=request.side,
-            qty=request.qty,
-            filled_qty=0 * request.qty,
-            avg_fill_price=None,
-            state=OrderState.ACCEPTED,
-            order_type=request.order_type,
-            submitted_at=clock.now_utc(),
-        )
-        rejected[request.client_order_id] = replace(report, state=OrderState.REJECTED)
-        return report
-
-    def lookup(cid: str) -> OrderReport | None:
-        return rejected.get(cid) or real_lookup(cid)
-
-    monkeypatch.setattr(broker, "submit_order", submit)
-    monkeypatch.setattr(broker, "get_order_by_client_id", lookup)
+    _accept_then_end(day, monkeypatch, "-EX00", OrderState.REJECTED)
     day.run()
     exits = _exits(day)
     assert (exits["EX00"][0], exits["EX01"][0]) == ("rejected", "filled")
@@ -249,32 +257,7 @@ def test_a_native_stop_rejected_after_acceptance_hands_the_stop_to_the_local_tra
     tick's refresh sees it, so the local trail protects the position and exits at the 14:11
     drop (not only at the hard exit, after the post-phase reconciliation)."""
     day = crafted_day(tbot_home, _market(), STRATEGY_OVERRIDE="open", FRACTIONAL="false")
-    broker, clock = day.setup.broker, day.setup.clock
-    real_submit, real_lookup = broker.submit_order, broker.get_order_by_client_id
-    dropped: dict[str, OrderReport] = {}
-
-    def submit(request: OrderRequest) -> OrderReport:
-        if not request.client_order_id.endswith("-TS00"):
-            return real_submit(request)
-        report = OrderReport(
-            client_order_id=request.client_order_id,
-            broker_order_id="T2",
-            symbol=request.symbol,
-            side=request.side,
-            qty=request.qty,
-            filled_qty=0 * request.qty,
-            avg_fill_price=None,
-            state=OrderState.ACCEPTED,
-            order_type=request.order_type,
-            submitted_at=clock.now_utc(),
-        )
-        dropped[request.client_order_id] = replace(report, state=OrderState.CANCELLED)
-        return report
-
-    monkeypatch.setattr(broker, "submit_order", submit)
-    monkeypatch.setattr(
-        broker, "get_order_by_client_id", lambda cid: dropped.get(cid) or real_lookup(cid)
-    )
+    _accept_then_end(day, monkeypatch, "-TS00", OrderState.CANCELLED)
     day.run()
     states = {o.client_order_id[-4:]: o.state.value for o in day.orders() if o.purpose != "EN"}
     assert states == {"TS00": "cancelled", "EX00": "filled"}
