@@ -7,16 +7,17 @@ allocation, to the next candidate whose signal holds; the slot's `fallback_level
 Global and capital blocks end the slot. Unused budget stays unused. A LongPut buys the put that
 `longput.choose_put` picks (no chain or quote: `no_option_chain`), in contracts, limit at the ask.
 
-This module owns the desk's decisions: slots and fallback, the decision log, the gate's verdict,
-submission and following pending entries. Which instrument a signal trades is `entry_routing.py`,
-what the gate is told is `entry_gate_input.py`, the order itself is `entry_order.py`.
+This module owns the desk's decisions: slots and fallback, the decision log, the gate's verdict and
+submission. Which instrument a signal trades is `entry_routing.py`, what the gate is told is
+`entry_gate_input.py`, the order itself is `entry_order.py`, and following submitted entries until
+they are filled or unfilled is `entry_followup.py` (`EntryDesk.followup`).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,11 +28,12 @@ from tbot_bot.market.bars import Quote
 from tbot_bot.money import ZERO
 from tbot_bot.strategy.base import Direction, Evaluation, MarketInputs, Signal, Strategy
 from tbot_bot.trading.bearish import BearishPlan
+from tbot_bot.trading.entry_followup import EntryFollowup
 from tbot_bot.trading.entry_gate_input import entry_gate_input
 from tbot_bot.trading.entry_order import build_entry_order
 from tbot_bot.trading.entry_routing import mapping_fields, option_fields, route_entry
 from tbot_bot.trading.exits import ExitManager
-from tbot_bot.trading.fills import late_filled_entries, write_trade_record
+from tbot_bot.trading.fills import write_trade_record
 from tbot_bot.trading.pool import PoolMember
 from tbot_bot.trading.risk_gate import GateLimits, evaluate
 from tbot_bot.trading.runner_context import DayContext
@@ -79,12 +81,9 @@ class EntryDesk:
         self.slots: list[Slot] = []
         self.fallback: list[Slot] = []
         self.pending: dict[str, PendingEntry] = {}
-        # Entries settled as unfilled whose fill may still come (a lagging fills feed).
-        self.given_up: dict[str, PendingEntry] = {}
-        self.awaiting_fill: set[str] = set()  # settled as filled, no fill applied yet
-        self.counted: set[str] = set()  # entries counted in `stats.entries`
         self.allocated = ZERO
         self.stats = ctx.counters.stats(strategy.name)
+        self.followup = EntryFollowup(self)
 
     # -- decision log -----------------------------------------------------------------------
     def log(
@@ -336,7 +335,7 @@ class EntryDesk:
             row = self.ctx.orders.submit(order.request, order.context)
         except BrokerError as exc:
             logger.info("entry %s refused: %s", cid, exc)
-            self._rejected(now, member, slot, "broker_reject", cid)
+            self.record_rejection(now, member, slot, "broker_reject", cid)
             return
         self.ctx.counters.signal_to_submit_ms.append(
             0 if row.sent_utc is None else max(0, int((row.sent_utc - now).total_seconds() * 1000))
@@ -361,7 +360,7 @@ class EntryDesk:
             else None,
         )
         if row.state is OrderState.REJECTED:
-            self._rejected(now, member, slot, "broker_reject", cid)
+            self.record_rejection(now, member, slot, "broker_reject", cid)
             return
         self.allocated += allocation
         self.stats.allocated += allocation
@@ -369,9 +368,10 @@ class EntryDesk:
         self.ctx.state.block_symbol(self.ctx.trading_date, member.symbol, cid, now)
         self.pending[cid] = PendingEntry(slot, member, signal.direction, now)
 
-    def _rejected(
+    def record_rejection(
         self, now: datetime, member: PoolMember, slot: Slot, reason: str, cid: str
     ) -> None:
+        """A refused or unfilled entry: logged, its trade record written, its slot handed on."""
         self.log(
             now,
             member,
@@ -388,67 +388,6 @@ class EntryDesk:
             status = "unfilled" if reason == "unfilled" else "rejected"
             write_trade_record(self.ctx, position, status=status, error_code=reason)
         self._hand_on(slot, reason)
-
-    # -- pending entries: fills and timeouts ---------------------------------------------------
-    def follow_pending(self, now: datetime) -> None:
-        """Time out working entries, settle finished ones, and adopt late-filled positions.
-
-        Filled or not is the order's own state (the journal row's `filled_qty`, kept current by
-        status polls and cancels), never the fills applied so far: the fills feed can lag the
-        order status by a poll (Alpaca activities, IBKR execDetails after orderStatus), and an
-        entry that filled must keep its slot, never hand it to a fallback (a second entry).
-        """
-        timeout = timedelta(seconds=int(self.settings.ENTRY_FILL_TIMEOUT_S))
-        for cid, pending in list(self.pending.items()):
-            row = self.ctx.orders.journal.require(cid)
-            position = self.ctx.positions.positions[cid]
-            if row.state is OrderState.UNRESOLVED:
-                continue  # slot and budget stay reserved while lookups go on
-            if not row.is_terminal and now - pending.submitted >= timeout:
-                row = self.ctx.orders.cancel(cid)
-            if not row.is_terminal:
-                continue
-            del self.pending[cid]
-            if row.filled_qty > ZERO or position.entry_qty > ZERO:
-                self._track_entry(cid, pending.direction, pending.slot.number, now)
-                continue
-            reason = "broker_reject" if row.state is OrderState.REJECTED else "unfilled"
-            self.allocated -= pending.slot.allocation
-            self.stats.allocated -= pending.slot.allocation
-            self.given_up[cid] = pending
-            self._rejected(now, pending.member, pending.slot, reason, cid)
-        self._adopt_late_fills(now)
-
-    def _track_entry(self, cid: str, direction: Direction, slot: int, now: datetime) -> None:
-        """A filled entry: counted once and handed to the exit manager. Its fills may still be on
-        their way; the trailing stop is armed when the position opens (`_adopt_late_fills`)."""
-        if cid not in self.counted:
-            self.counted.add(cid)
-            self.stats.entries += 1
-        self.exits.track(cid, direction, slot, now)
-        if not self.ctx.positions.positions[cid].is_open:
-            self.awaiting_fill.add(cid)
-
-    def _adopt_late_fills(self, now: datetime) -> None:
-        """Every open position of this session's entries ends up managed by the exit manager:
-        a fill applied after its entry was settled as filled (`awaiting_fill`: the stop is armed
-        now), or as unfilled (tracking re-opens), or, after a restart, an UNRESOLVED entry that
-        resolved to filled once the resumed runner had re-armed what it knew (spec §1.3)."""
-        managed = {c for c in self.exits.tracked if c not in self.awaiting_fill}
-        skip = managed | set(self.pending)
-        for entry in late_filled_entries(self.ctx, self.strategy.name, self.session_id, skip):
-            cid = entry.client_order_id
-            self.awaiting_fill.discard(cid)
-            given_up = self.given_up.pop(cid, None)
-            if given_up is not None:
-                # The broker filled what it had reported unfilled: the budget is spent after all.
-                self.allocated += given_up.slot.allocation
-                self.stats.allocated += given_up.slot.allocation
-            if cid not in self.exits.tracked:
-                logger.warning("entry %s filled after it was settled: tracked now", cid)
-            meta = entry.context.meta
-            direction = Direction(str(meta.get("direction") or Direction.LONG.value))
-            self._track_entry(cid, direction, int(meta.get("slot") or 1), now)
 
     def close_window(self, now: datetime) -> None:
         """At entry end: slots still waiting for a fallback are unfilled."""

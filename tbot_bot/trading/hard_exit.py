@@ -55,9 +55,9 @@ class HardExit:
         self._guard("broker poll", self.broker_work)
         if desk is not None:
             stamp = now
-            self._guard("follow entries", lambda: desk.follow_pending(stamp))
+            self._guard("follow entries", lambda: desk.followup.follow_pending(stamp))
             self._guard("cancel entries", desk.cancel_working_entries)
-            self._guard("follow entries", lambda: desk.follow_pending(stamp))
+            self._guard("follow entries", lambda: desk.followup.follow_pending(stamp))
         self._close_step(reason, now)
         leftovers = self._leftovers()
         for _ in range(FLATTEN_WAIT_MINUTES):

@@ -142,7 +142,7 @@ class SessionRunner:
         outage = self._watchdog(tick, quotes)
         if outage:
             return outage
-        desk.follow_pending(tick)
+        desk.followup.follow_pending(tick)
         if tick < plan.entry_end_utc and not self.resume and not ctx.stopped:
             ctx.set_bot_state("trading", f"{self.name} entry window")
             desk.tick(tick, self.pool or [], quotes, vix, self._live_open_positions())
