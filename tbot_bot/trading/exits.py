@@ -407,11 +407,19 @@ class ExitManager:
             },
         )
 
-    # -- hard exit ----------------------------------------------------------------------------
-    def flatten_all(self, reason: str, now: datetime) -> None:
+    # -- hard exit and data outage -------------------------------------------------------------
+    def flatten_all(self, reason: str, now: datetime, *, keep_native: bool = False) -> None:
+        """Close every open position of the phase. `keep_native` (a market-data outage, trading
+        spec §7.4): a position whose native stop works at the broker keeps it until the hard
+        exit; only the locally trailed ones, blind without data, are closed."""
         self.adopt_untracked()
         for item in self.open_tracked():
-            self.exit(item, reason, now)
+            if not (keep_native and self._native_working(item)):
+                self.exit(item, reason, now)
+
+    def natively_protected(self) -> bool:
+        """Some open position's stop-out is a native stop working at the broker."""
+        return any(self._native_working(item) for item in self.open_tracked())
 
     def adopt_untracked(self) -> None:
         """Track every open position of this strategy the entry side did not hand over (an

@@ -40,7 +40,14 @@ from tbot_bot.broker.retry import (
     retry_delay,
 )
 from tbot_bot.clock import Clock, iso_utc
-from tbot_bot.errors import BrokerError, LogicError, NetworkError, RateLimitError, StateError
+from tbot_bot.errors import (
+    BrokerError,
+    LogicError,
+    NetworkError,
+    RateLimitError,
+    StateError,
+    TbotError,
+)
 from tbot_bot.trading.client_order_id import next_attempt_id
 from tbot_bot.trading.order_journal import JournalOrder, OrderContext, OrderJournal
 
@@ -342,11 +349,17 @@ class OrderManager:
         return row
 
     def cancel_all(self) -> list[str]:
-        """Cancel every open order at the broker, then refresh every open journal row."""
-        cancelled = self.read(self.broker.cancel_all_orders, "cancel_all")
+        """Cancel every open order of this bot (trading spec §7.3: strategy orders only; a manual
+        order in the same account is not ours) and adopt each resulting state; returns the ids
+        asked. One order the broker cannot be reached for does not stop the others."""
+        asked: list[str] = []
         for row in self.journal.in_states(_NON_TERMINAL - {OrderState.NEW}):
-            self.sync_order(row.client_order_id)
-        return cancelled
+            asked.append(row.client_order_id)
+            try:
+                self.cancel(row.client_order_id)
+            except TbotError as exc:
+                logger.warning("cancel of %s failed: %s", row.client_order_id, exc)
+        return asked
 
     def resubmit_exit(self, previous_client_order_id: str, request: OrderRequest) -> JournalOrder:
         """Send the next attempt of an exit once the broker confirms the previous one is dead."""

@@ -99,7 +99,14 @@ class SessionRunner:
                 break
         ctx = self.ctx
         reason = "kill" if ctx.halted else ("manual" if ctx.stopped else "timeout")
-        self.hard_exit.close_out(self.desk, reason, aborted=aborted is not None)
+        immediate = aborted is not None
+        if aborted == "data_outage" and self.exits.natively_protected():
+            # §7.4: blind without data, the locally trailed positions are already closed; the
+            # ones under a native stop keep it until the hard exit. No new entry meanwhile.
+            if self.desk is not None:
+                self.desk.cancel_working_entries()
+            immediate = False
+        self.hard_exit.close_out(self.desk, reason, aborted=immediate)
         if aborted:
             return PhaseOutcome("aborted", aborted)
         return PhaseOutcome("done")
@@ -214,7 +221,8 @@ class SessionRunner:
 
     def _watchdog(self, now: datetime, quotes: dict[str, Quote]) -> str | None:
         """§7.4: N consecutive failures suspend, as many successes resume; a data outage aborts
-        the phase (entries stop, positions closed `data_outage`)."""
+        the phase (entries stop, locally trailed positions closed `data_outage`; native stops
+        stay to the hard exit)."""
         ctx, dog = self.ctx, self.ctx.watchdog
         if dog is None or not dog.due(now):
             return None
@@ -240,7 +248,7 @@ class SessionRunner:
                     f"{probe} unhealthy: {change.consecutive} consecutive failures",
                 )
         if ctx.data_suspended:
-            self.exits.flatten_all("data_outage", now)
+            self.exits.flatten_all("data_outage", now, keep_native=True)
             return "data_outage"
         return None
 

@@ -237,6 +237,18 @@ def test_cancel_all_refreshes_every_open_row(tmp_path: Path) -> None:
     assert {o.state for o in setup.journal.in_states(set(OrderState))} == {OrderState.CANCELLED}
 
 
+def test_cancel_all_leaves_orders_the_bot_did_not_send(tmp_path: Path) -> None:
+    """Trading spec §7.3: a kill cancels the strategy's orders, not a manual order that an
+    operator placed in the same account."""
+    setup = Setup(tmp_path)
+    setup.manager.submit(limit())
+    setup.sim.submit_order(limit("MANUAL-ORDER-1", price="40"))  # straight at the broker
+    assert setup.manager.cancel_all() == [ENTRY]
+    assert setup.journal.require(ENTRY).state is OrderState.CANCELLED
+    manual = setup.sim.get_order_by_client_id("MANUAL-ORDER-1")
+    assert manual is not None and manual.state is OrderState.ACCEPTED
+
+
 def test_unreachable_broker_raises_typed_errors_from_reads(tmp_path: Path) -> None:
     setup = Setup(tmp_path)
     setup.manager.submit(limit())

@@ -1,5 +1,6 @@
 """Watchdog in a SIM day (trading spec §7.4): consecutive probe failures suspend, a market-data
-outage aborts the active phase and closes its positions `data_outage`."""
+outage aborts the active phase and closes its locally trailed positions `data_outage` (a native
+stop at the broker keeps its position until the hard exit)."""
 
 from __future__ import annotations
 
@@ -113,3 +114,31 @@ def test_a_reconnect_signal_triggers_a_reconciliation(tbot_home: Path) -> None:
     baseline = _count_reconciliations(tbot_home / "a", None)  # start + end of OPEN
     assert baseline == 2
     assert _count_reconciliations(tbot_home / "b", minute(25)) == baseline + 1
+
+
+def test_data_outage_keeps_a_native_stop_to_the_hard_exit(tbot_home: Path) -> None:
+    """§7.4: without market data the locally trailed positions are closed, but a position whose
+    native stop works at the broker keeps it until the phase's hard exit (14:30)."""
+    day = crafted_day(tbot_home, _market(), STRATEGY_OVERRIDE="open", FRACTIONAL="false")
+    outage = {"on": False}
+    broker = day.setup.broker
+    real_quotes = broker.get_latest_quotes
+
+    def quotes(symbols: Sequence[str]) -> dict[str, Quote]:
+        return {} if outage["on"] else real_quotes(symbols)
+
+    broker.get_latest_quotes = quotes  # type: ignore[method-assign]
+
+    def hook(now: datetime) -> None:
+        if now >= minute(29):
+            outage["on"] = True
+
+    result = day.run(on_tick=hook, watchdog=Watchdog(interval_s=60, failure_threshold=3))
+    assert result.phases["open"] == ("aborted", "data_outage")
+    assert records_where(day.decisions(), stage="exit", reason="data_outage") == []
+    orders = {o.client_order_id[-4:]: o for o in day.orders() if o.symbol == "XX"}
+    assert orders["TS00"].state.value == "cancelled"  # stood down at the hard exit, not before
+    (trade,) = day.trades()
+    assert (trade["status"], trade["exit_reason"]) == ("closed", "timeout")
+    assert trade["exit_timestamp"] >= "2025-07-15T14:30:00"
+    assert broker.get_positions() == []
