@@ -222,6 +222,9 @@ def _send_reset_mail(address: str, token: str) -> None:
 @bp.route("/password_reset/<token>", methods=["GET", "POST"])
 @public()
 def password_reset_token(token: str) -> Response | str | tuple[str, int]:
+    # GET counts too: its 200/400 answer tells whether a token is live, so unlimited GETs
+    # would be a free token-guessing oracle next to the limited POST.
+    rate_limit("reset_token")
     context = ctx()
     tokens_db = db("PASSWORD_RESET_TOKENS.db")
     users_db = db("SYSTEM_USERS.db")
@@ -230,7 +233,6 @@ def password_reset_token(token: str) -> Response | str | tuple[str, int]:
         return render_template("password_reset_form.html", valid=valid, token=token), (
             200 if valid else 400
         )
-    rate_limit("reset_token")
     # The token must belong to this very account, not merely to its (reusable) id.
     user = token_user(tokens_db, users_db, token, context.now())
     if user is None:
