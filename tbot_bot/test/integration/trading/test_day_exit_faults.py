@@ -8,14 +8,15 @@ injects one fault by wrapping a method of the SIM broker, as an adapter would be
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tbot_bot.broker.models import OrderReport, OrderRequest, OrderState
+from tbot_bot.broker.models import OrderReport, OrderRequest, OrderSide, OrderState
 from tbot_bot.errors import NetworkError
 from tbot_bot.money import floor_qty_6dp
 from tbot_bot.test.fakes.crafted_day import (
@@ -23,6 +24,7 @@ from tbot_bot.test.fakes.crafted_day import (
     CraftedDay,
     CraftedMarket,
     crafted_day,
+    minute,
     records_where,
 )
 from tbot_bot.trading.entries import EntryDesk
@@ -261,5 +263,180 @@ def test_a_native_stop_rejected_after_acceptance_hands_the_stop_to_the_local_tra
     day.run()
     states = {o.client_order_id[-4:]: o.state.value for o in day.orders() if o.purpose != "EN"}
     assert states == {"TS00": "cancelled", "EX00": "filled"}
+    assert _sent_at(day, "EX00") == "14:11:00"
+    _assert_closed(day, "stop_loss")
+
+
+# -- a native stop whose submit ended UNRESOLVED (§6 "Single exit owner", §7.1) ----------------
+# Whole shares (FRACTIONAL=false): XX (1 share) gets a native trailing stop `TS00` at 13:52, once
+# its entry filled. Its submit raises NetworkError; every sell of XX is checked against the
+# orders working at the venue, so two live exits (an oversell in waiting) cannot go unseen.
+
+
+def _lose_the_stop(
+    day: CraftedDay,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    reaches_venue: bool,
+    reachable_from: datetime | None = None,
+) -> list[str]:
+    """The submit of `TS00` raises NetworkError after the venue took it (`reaches_venue`) or
+    before; until `reachable_from` every lookup and cancel of `TS00` fails the same way (the
+    journal keeps it UNRESOLVED). Returns, for every sell of XX sent while another sell of XX
+    still worked at the venue, one line naming both."""
+    broker, clock = day.setup.broker, day.setup.clock
+    real_submit = broker.submit_order
+    real_lookup, real_cancel = broker.get_order_by_client_id, broker.cancel_order
+    overlaps: list[str] = []
+
+    def unreachable(cid: str) -> bool:
+        down = reachable_from is not None and clock.now_utc() < reachable_from
+        return down and cid.endswith("-TS00")
+
+    def submit(request: OrderRequest) -> OrderReport:
+        if request.symbol == "XX" and request.side is OrderSide.SELL:
+            working = [o for o in broker.get_open_orders() if o.symbol == "XX"]
+            overlaps.extend(
+                f"{request.client_order_id} sent while {o.client_order_id} works"
+                for o in working
+                if o.side is OrderSide.SELL
+            )
+        if not request.client_order_id.endswith("-TS00"):
+            return real_submit(request)
+        if reaches_venue:
+            real_submit(request)  # the venue has it; only the answer is lost
+        raise NetworkError("TS00: read timeout, the answer is lost")
+
+    def lookup(cid: str) -> OrderReport | None:
+        if unreachable(cid):
+            raise NetworkError(f"lookup of {cid}: connection reset")
+        return real_lookup(cid)
+
+    def cancel(cid: str) -> None:
+        if unreachable(cid):
+            raise NetworkError(f"cancel of {cid}: connection reset")
+        real_cancel(cid)
+
+    monkeypatch.setattr(broker, "submit_order", submit)
+    monkeypatch.setattr(broker, "get_order_by_client_id", lookup)
+    monkeypatch.setattr(broker, "cancel_order", cancel)
+    return overlaps
+
+
+def _lag_fills(day: CraftedDay, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fills feed delivers a fill only a minute after it happened (order status is live)."""
+    broker, clock = day.setup.broker, day.setup.clock
+    real = broker.get_fills
+
+    def lagging(since: Any) -> Any:
+        cutoff = clock.now_utc() - timedelta(seconds=60)
+        return [f for f in real(since) if f.ts_utc <= cutoff]
+
+    monkeypatch.setattr(broker, "get_fills", lagging)
+
+
+def _exit_orders(day: CraftedDay) -> dict[str, str]:
+    """`TSnn`/`EXnn` -> state of XX's exit-side orders."""
+    return {
+        o.client_order_id[-4:]: o.state.value for o in day.orders() if o.purpose in {"TS", "EX"}
+    }
+
+
+def _stop_state_per_tick(day: CraftedDay, seen: dict[str, str]) -> Callable[[datetime], None]:
+    """An `on_tick` hook noting `TS00`'s journal state at every tick (HH:MM -> state)."""
+
+    def hook(now: datetime) -> None:
+        with day.journal() as journal:
+            stop = [o for o in journal.orders_of_date(DAY.isoformat()) if o.purpose == "TS"]
+        if stop:
+            seen[now.strftime("%H:%M")] = stop[0].state.value
+
+    return hook
+
+
+@pytest.mark.parametrize(
+    ("case", "reachable_at", "expected", "reason", "ex00_at"),
+    [
+        pytest.param(
+            "hard_exit",
+            62,  # 14:32, two minutes into the hard exit
+            {"TS00": "cancelled", "EX00": "filled"},
+            "timeout",
+            "14:32:00",
+            id="cancelled-before-the-hard-exit-close",
+        ),
+        pytest.param(
+            "tightened_local_stop",
+            59,  # 14:29, a minute after the local stop is crossed
+            {"TS00": "cancelled", "EX00": "filled"},
+            "stop_loss",
+            "14:29:00",
+            id="cancelled-before-the-local-stop-exit",
+        ),
+        pytest.param(
+            "native_stop_fills",
+            41,  # 14:11, the tick that sees the drop; fills reach the bot a minute late
+            {"TS00": "filled"},
+            "stop_loss",
+            None,
+            id="found-filled-so-nothing-more-is-sent",
+        ),
+    ],
+)
+def test_an_unresolved_native_stop_is_settled_before_any_market_exit(
+    tbot_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    reachable_at: int,
+    expected: dict[str, str],
+    reason: str,
+    ex00_at: str | None,
+) -> None:
+    """`TS00` reached the venue but its answer was lost and the broker stays unreachable for it,
+    so the journal keeps it UNRESOLVED and the local trail takes over. When an exit comes (the
+    hard exit; the local stop, tightened from 14:27:30, crossed at 14:28 while the venue's
+    wider stop is not; the venue's stop itself firing at the 14:10 drop, its fill reaching the
+    bot only after the local stop asked for an exit), the runner holds its market exit back
+    until the stop is confirmed cancelled, or finds it filled and sends nothing: never two live
+    sells of XX, XX closed exactly once, never short."""
+    market = _market(stop=case == "native_stop_fills")
+    if case == "tightened_local_stop":
+        market.step("XX", 57, "51.45")  # -1.1 %: under the tightened 1 % trail, not the 2 %
+    day = crafted_day(tbot_home, market, STRATEGY_OVERRIDE="open", FRACTIONAL="false")
+    overlaps = _lose_the_stop(
+        day, monkeypatch, reaches_venue=True, reachable_from=minute(reachable_at)
+    )
+    if case == "native_stop_fills":
+        _lag_fills(day, monkeypatch)  # the stop's fill is not yet applied when the exit is due
+    seen: dict[str, str] = {}
+    day.run(on_tick=_stop_state_per_tick(day, seen))
+    assert seen["13:59"] == "unresolved"  # the scenario: a live stop the journal cannot see
+    (stop,) = [o.client_order_id for o in day.orders() if o.purpose == "TS"]
+    assert len(day.setup.broker.venue_order_ids(stop)) == 1  # it did reach the venue
+    assert overlaps == []
+    assert _exit_orders(day) == expected
+    if ex00_at is not None:
+        assert _sent_at(day, "EX00") == ex00_at  # not before the stop's cancel was confirmed
+    orders = {o.client_order_id[-4:]: o for o in day.orders()}
+    sold = sum(o.filled_qty for key, o in orders.items() if key != "EN00")
+    assert sold == orders["EN00"].filled_qty  # closed exactly once
+    _assert_closed(day, reason)  # broker flat (not short), trade record closed
+
+
+def test_a_native_stop_lost_before_the_venue_is_retired_and_the_market_exit_follows(
+    tbot_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`TS00`'s submit fails before the venue saw it: the lookups answer absent, so it is closed
+    (`absent_at_broker`) at once, the local trail owns XX and its market exit goes out at the
+    14:11 tick that sees the drop."""
+    day = crafted_day(tbot_home, _market(), STRATEGY_OVERRIDE="open", FRACTIONAL="false")
+    overlaps = _lose_the_stop(day, monkeypatch, reaches_venue=False)
+    day.run()
+    (stop,) = [o.client_order_id for o in day.orders() if o.purpose == "TS"]
+    assert day.setup.broker.venue_order_ids(stop) == []
+    assert overlaps == []
+    assert _exit_orders(day) == {"TS00": "cancelled", "EX00": "filled"}
+    (reason,) = [o.state_reason for o in day.orders() if o.purpose == "TS"]
+    assert reason == "absent_at_broker"
     assert _sent_at(day, "EX00") == "14:11:00"
     _assert_closed(day, "stop_loss")
