@@ -37,6 +37,7 @@ from tbot_bot.broker.models import (
 from tbot_bot.clock import iso_utc
 from tbot_bot.errors import BrokerError, NetworkError, StateError, TbotError
 from tbot_bot.market.bars import Quote
+from tbot_bot.money import ZERO
 from tbot_bot.strategy.base import Direction, MarketInputs, Strategy, SymbolTape
 from tbot_bot.trading.client_order_id import make_client_order_id, next_attempt_id
 from tbot_bot.trading.exit_upkeep import (
@@ -359,7 +360,11 @@ class ExitManager:
             return False
         item.native_pct = None if row.state is not OrderState.ACCEPTED else item.native_pct
         if row.state is OrderState.FILLED:
-            return item.position.is_open  # a remainder (after its fills) is the runner's to close
+            # A remainder is the runner's to close; but the stop's fills may lag its status, and
+            # the part not applied yet is already sold: only what is left beyond it counts.
+            applied = sum((f.qty for f in self.ctx.orders.journal.fills(cid)), ZERO)
+            in_flight = max(row.filled_qty - applied, ZERO)
+            return item.position.is_open and item.position.qty > in_flight
         if row.is_terminal:
             return True  # cancelled, expired, rejected, or confirmed absent at the broker
         logger.warning("native stop %s still %s after cancel: exit held back", cid, row.state)
