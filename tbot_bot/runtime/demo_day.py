@@ -96,6 +96,12 @@ def run_demo(paths: RuntimePaths, console: Console | None = None) -> DemoResult:
         or name in ("daily_summary", "trade_history_csv", "trade_history_json", "state_db")
     }
     listing["intraday_equity_chart"] = chart
+    # The day's ledger export package (LEDGER_EXPORT_MODE=auto), written after the EOD sync.
+    exports = outputs.exports_dir(day.strftime("%Y%m%d"))
+    if exports.is_dir():
+        for path in sorted(exports.iterdir()):  # {ID}_BOT_{kind}_{YYYYMMDD}.{ext}
+            kind = path.stem.split("_BOT_", 1)[-1].rsplit("_", 1)[0]
+            listing[f"export:{kind}{path.suffix}"] = path
     return DemoResult(day.isoformat(), bool(data.synthetic), result, equity, chart, listing)
 
 
