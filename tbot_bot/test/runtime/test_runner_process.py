@@ -22,7 +22,8 @@ from tbot_bot.runtime.cli_demo import DEMO_IDENTITY, provision_demo
 from tbot_bot.runtime.control_flags import request_stop
 from tbot_bot.runtime.provisioning import load_runtime_config
 from tbot_bot.runtime.requests import is_pending, open_bot_books, read_result, submit_request
-from tbot_bot.runtime.runner import REQUEST_QUIET_S, Runner
+from tbot_bot.runtime.runner import Runner
+from tbot_bot.runtime.runner_desk import REQUEST_QUIET_S
 
 pytestmark = pytest.mark.data
 DEMO = data_set_dir("synthetic/demo")
@@ -90,7 +91,7 @@ def test_launch_is_blocked_without_configuration(tbot_home: Path) -> None:
 
 @pytest.mark.skipif(not (DEMO / "manifest.json").is_file(), reason="run `make data` first")
 def test_a_sleeping_runner_answers_requests_but_not_right_before_a_phase(tbot_home: Path) -> None:
-    """During a day the runner's sleeps look at the request folder (`_poll`), so an export
+    """During a day the runner's sleeps look at the request folder (`RunnerDesk.poll`), so an export
     asked between phases is answered then; within REQUEST_QUIET_S of a phase start it waits."""
     paths = RuntimePaths.for_home(tbot_home)
     _setup_complete(paths)
@@ -103,14 +104,14 @@ def test_a_sleeping_runner_answers_requests_but_not_right_before_a_phase(tbot_ho
     books = open_bot_books(paths, clock, actor="runner")
     params = {"format": "json", "from": "2022-06-14", "to": "2022-06-14"}
     try:
-        runner._day_books = books
-        runner._day = cast(Any, SimpleNamespace(plan=plan, context=None))
+        runner.desk.day_books = books
+        runner.desk.day = cast(Any, SimpleNamespace(plan=plan, context=None))
         early = submit_request(paths, "ledger_export", params, "test", clock=clock)
-        runner._poll()  # the first phase is more than the quiet period away
+        runner.desk.poll()  # the first phase is more than the quiet period away
         clock.sleep_until(first - timedelta(seconds=REQUEST_QUIET_S // 2))
         late = submit_request(paths, "ledger_export", params, "test", clock=clock)
-        runner._requests_at = 0.0  # as if REQUEST_POLL_S had passed
-        runner._poll()
+        runner.desk._requests_at = 0.0  # as if REQUEST_POLL_S had passed
+        runner.desk.poll()
         assert is_pending(paths, late)  # a phase starts within the quiet period: it waits
     finally:
         books.close()
