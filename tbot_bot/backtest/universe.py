@@ -18,16 +18,14 @@ from typing import Any
 
 from tbot_bot.errors import DataError
 from tbot_bot.market.replay_data import ReplayDataSet
-from tbot_bot.screeners.filters import UniverseCriteria, filter_universe
+from tbot_bot.screeners.filters import UniverseCriteria, filter_universe, prefilter_reason
 from tbot_bot.screeners.providers.base import PROBLEM_NOT_FOUND
 from tbot_bot.screeners.providers.local_file import LocalFileProvider
 from tbot_bot.screeners.records import (
     Enrichment,
     RawSymbol,
     UniverseRecord,
-    excluded_symbol,
     merge_record,
-    valid_symbol,
 )
 
 logger = logging.getLogger(__name__)
@@ -61,19 +59,6 @@ def universe_source(data: ReplayDataSet, universe_file: Path | None) -> Path:
     return reference
 
 
-def _skip_reason(raw: RawSymbol, criteria: UniverseCriteria) -> str | None:
-    """Stage-2 pre-filter of the universe build (no blocklist: a backtest home has none)."""
-    if not valid_symbol(raw.symbol):
-        return "invalid_symbol"
-    if not criteria.exchange_allowed(raw.exchange):
-        return "exchange"
-    if excluded_symbol(raw.symbol):
-        return "symbol_kind"
-    if raw.tradable is False:
-        return "not_tradable"
-    return None
-
-
 def filtered_records(source: Path, settings: Any) -> tuple[list[UniverseRecord], dict[str, int]]:
     """Stages 1-3 of the build over one LOCAL_FILE source, in memory."""
     provider = LocalFileProvider(source)
@@ -81,7 +66,7 @@ def filtered_records(source: Path, settings: Any) -> tuple[list[UniverseRecord],
     dropped: dict[str, int] = {}
     todo: list[RawSymbol] = []
     for raw in sorted(provider.fetch_symbols(), key=lambda item: item.symbol):
-        reason = _skip_reason(raw, criteria)
+        reason = prefilter_reason(raw, criteria)  # no blocklist in a backtest home
         if reason is None:
             todo.append(raw)
         else:

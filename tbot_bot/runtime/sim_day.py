@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tbot_bot.accounting import open_books
+from tbot_bot.accounting import Books, open_books
 from tbot_bot.broker.sim.broker import SimBroker
 from tbot_bot.broker.sim.fill_model import FillModelConfig
 from tbot_bot.broker.sim.replay import MarketReplay, replay_from_data_set
@@ -171,12 +171,9 @@ def build_universe(setup: SimDaySetup) -> list[dict[str, Any]]:
     return [record.to_json() for record in loaded.symbols]
 
 
-def book_opening_deposit(setup: SimDaySetup) -> None:
-    """Book the SIM account's opening deposit so the ledger's cash matches the broker.
-
-    The demo and the backtester call this once before their first day.
-    """
-    books = open_books(
+def _open_books(setup: SimDaySetup) -> Books:
+    """The run's books as the runner opens them (SIM short selling allowed)."""
+    return open_books(
         setup.outputs,
         setup.identity,
         actor="runner",
@@ -184,6 +181,14 @@ def book_opening_deposit(setup: SimDaySetup) -> None:
         clock=setup.clock,
         shorting_enabled=True,
     )
+
+
+def book_opening_deposit(setup: SimDaySetup) -> None:
+    """Book the SIM account's opening deposit so the ledger's cash matches the broker.
+
+    The demo and the backtester call this once before their first day.
+    """
+    books = _open_books(setup)
     try:
         LedgerPoster(books, setup.broker, setup.identity.broker_code, "SIM").post_opening_deposits()
     finally:
@@ -209,14 +214,7 @@ def run_day(
     books = None
     poster = None
     if ledger:
-        books = open_books(
-            setup.outputs,
-            setup.identity,
-            actor="runner",
-            paths=setup.paths,
-            clock=setup.clock,
-            shorting_enabled=True,
-        )
+        books = _open_books(setup)
         poster = LedgerPoster(books, setup.broker, setup.identity.broker_code, "SIM")
     try:
         runner = DayRunner(

@@ -33,15 +33,13 @@ from tbot_bot.errors import ConfigError, DataError, TbotError
 from tbot_bot.market.calendar import trading_date_of
 from tbot_bot.screeners import blocklist
 from tbot_bot.screeners.checkpoint import Checkpoint, blocked_line, record_line
-from tbot_bot.screeners.filters import UniverseCriteria, filter_universe
+from tbot_bot.screeners.filters import UniverseCriteria, filter_universe, prefilter_reason
 from tbot_bot.screeners.providers.base import PROBLEM_NOT_FOUND, UniverseProvider
 from tbot_bot.screeners.records import (
     Enrichment,
     RawSymbol,
     UniverseRecord,
-    excluded_symbol,
     merge_record,
-    valid_symbol,
 )
 from tbot_bot.screeners.store import (
     STATUS_OK,
@@ -249,7 +247,7 @@ class UniverseBuilder:
         for item in raw:
             if item.symbol in done:
                 continue
-            reason = _skip_reason(item, criteria, blocked)
+            reason = prefilter_reason(item, criteria, blocked)
             if reason is not None:
                 skipped[reason] += 1
             else:
@@ -331,22 +329,6 @@ class UniverseBuilder:
     def _report(self, stage: str, done: int, total: int) -> None:
         if self.progress is not None:
             self.progress(stage, done, total)
-
-
-def _skip_reason(
-    raw: RawSymbol, criteria: UniverseCriteria, blocked: dict[str, blocklist.BlocklistEntry]
-) -> str | None:
-    if raw.symbol in blocked:
-        return "blocklisted"
-    if not valid_symbol(raw.symbol):
-        return "invalid_symbol"
-    if not criteria.exchange_allowed(raw.exchange):
-        return "exchange"
-    if excluded_symbol(raw.symbol):
-        return "symbol_kind"
-    if raw.tradable is False:
-        return "not_tradable"
-    return None
 
 
 def _chunks(items: list[RawSymbol], size: int) -> Iterator[list[RawSymbol]]:

@@ -14,16 +14,18 @@ volume, and the runtime gate checks the 20-day average volume again before any o
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from tbot_bot.screeners.records import (
     EXCLUDED_KINDS,
+    RawSymbol,
     UniverseRecord,
     excluded_symbol,
     normalize_exchange,
+    valid_symbol,
 )
 
 ANY_EXCHANGE = "*"
@@ -77,6 +79,24 @@ class FilterOutcome:
 
     records: tuple[UniverseRecord, ...]
     rejected: Mapping[str, int]
+
+
+def prefilter_reason(
+    raw: RawSymbol, criteria: UniverseCriteria, blocked: Container[str] = ()
+) -> str | None:
+    """Stage-2 pre-filter of a provider's raw symbol (before any enrichment call): the first
+    reason to skip it, or None. The nightly build passes its blocklist; a backtest has none."""
+    if raw.symbol in blocked:
+        return "blocklisted"
+    if not valid_symbol(raw.symbol):
+        return "invalid_symbol"
+    if not criteria.exchange_allowed(raw.exchange):
+        return REASON_EXCHANGE
+    if excluded_symbol(raw.symbol):
+        return REASON_SYMBOL_KIND
+    if raw.tradable is False:
+        return "not_tradable"
+    return None
 
 
 def rejection_reason(record: UniverseRecord, criteria: UniverseCriteria) -> str | None:

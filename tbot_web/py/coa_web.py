@@ -15,7 +15,7 @@ from flask import Blueprint, abort, g, jsonify, redirect, render_template, reque
 from werkzeug.wrappers import Response
 
 from tbot_bot.accounting import trial_balance
-from tbot_bot.accounting.coa import read_metadata, read_tree, read_versions
+from tbot_bot.accounting.coa import TREE_FIELDS, read_metadata, read_tree, read_versions
 from tbot_bot.errors import LedgerError
 from tbot_bot.runtime.requests import is_pending, read_result, submit_request, valid_request_id
 from tbot_web.py.books_web import _coa_reader, _outputs
@@ -25,17 +25,6 @@ from tbot_web.support.context import ctx
 from tbot_web.support.guard import require, wants_json
 
 bp = Blueprint("coa", __name__)
-EXPORT_FIELDS = (
-    "code",
-    "name",
-    "parent_code",
-    "account_type",
-    "normal_side",
-    "cash_flow_class",
-    "postable",
-    "active",
-    "description",
-)
 MAX_REASON = 200
 # Spreadsheet programs run cells starting with these as formulas; exported text is defused.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -154,9 +143,9 @@ def export_csv() -> Response:
     version, rows = _export_rows()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_FIELDS)
+    writer.writerow(TREE_FIELDS)
     for row in rows:
-        writer.writerow([_safe_cell(row.get(name)) for name in EXPORT_FIELDS])
+        writer.writerow([_safe_cell(row.get(name)) for name in TREE_FIELDS])
     return _download(buffer.getvalue(), "text/csv", f"coa_{version}.csv")
 
 
@@ -172,10 +161,10 @@ def export_md() -> Response:
     lines = [
         f"# Chart of accounts — version {_md_cell(version)}",
         "",
-        "| " + " | ".join(EXPORT_FIELDS) + " |",
-        "|" + "---|" * len(EXPORT_FIELDS),
+        "| " + " | ".join(TREE_FIELDS) + " |",
+        "|" + "---|" * len(TREE_FIELDS),
     ]
-    lines.extend("| " + " | ".join(_md_cell(r.get(f)) for f in EXPORT_FIELDS) + " |" for r in rows)
+    lines.extend("| " + " | ".join(_md_cell(r.get(f)) for f in TREE_FIELDS) + " |" for r in rows)
     return _download("\n".join(lines) + "\n", "text/markdown", f"coa_{version}.md")
 
 

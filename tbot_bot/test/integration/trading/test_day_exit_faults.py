@@ -107,6 +107,21 @@ def _accept_then_end(
     )
 
 
+def _raise_on_submit(
+    monkeypatch: pytest.MonkeyPatch, day: CraftedDay, suffix: str, error: BaseException
+) -> None:
+    """The submit of the order whose client id ends with `suffix` raises `error` before the
+    venue sees it; every other order goes through."""
+    real = day.setup.broker.submit_order
+
+    def submit(request: OrderRequest) -> OrderReport:
+        if request.client_order_id.endswith(suffix):
+            raise error
+        return real(request)
+
+    monkeypatch.setattr(day.setup.broker, "submit_order", submit)
+
+
 def test_an_exit_lost_on_submit_is_confirmed_absent_and_sent_again(
     tbot_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -114,14 +129,7 @@ def test_an_exit_lost_on_submit_is_confirmed_absent_and_sent_again(
     closed (`absent_at_broker`) and the next one goes out in the same tick."""
     day = _day(tbot_home)
     broker = day.setup.broker
-    real = broker.submit_order
-
-    def submit(request: OrderRequest) -> OrderReport:
-        if request.client_order_id.endswith("-EX00"):
-            raise NetworkError("read timeout before the venue saw the order")
-        return real(request)
-
-    monkeypatch.setattr(broker, "submit_order", submit)
+    _raise_on_submit(monkeypatch, day, "-EX00", NetworkError("read timeout before the venue"))
     day.run()
     exits = _exits(day)
     assert exits["EX00"] == ("cancelled", "absent_at_broker")
@@ -140,13 +148,7 @@ def test_an_exit_in_flight_at_a_crash_is_sent_again_after_the_restart(
     day = _day(tbot_home)
     broker = day.setup.broker
     real = broker.submit_order
-
-    def dies_on_exit(request: OrderRequest) -> OrderReport:
-        if request.client_order_id.endswith("-EX00"):
-            raise SimulatedCrash("killed while sending the exit")
-        return real(request)
-
-    monkeypatch.setattr(broker, "submit_order", dies_on_exit)
+    _raise_on_submit(monkeypatch, day, "-EX00", SimulatedCrash("killed while sending the exit"))
     with pytest.raises(SimulatedCrash):
         day.run()
     assert _exits(day)["EX00"][0] == "in_flight"

@@ -10,7 +10,14 @@ from pathlib import Path
 
 from tbot_bot.broker.models import OrderReport
 from tbot_bot.market.bars import Quote
-from tbot_bot.test.fakes.crafted_day import CraftedMarket, crafted_day, minute, records_where
+from tbot_bot.test.fakes.crafted_day import (
+    CraftedDay,
+    CraftedMarket,
+    crafted_day,
+    minute,
+    records_where,
+)
+from tbot_bot.trading.day_runner import DayResult
 from tbot_bot.trading.watchdog import Watchdog
 
 
@@ -21,14 +28,14 @@ def _market() -> CraftedMarket:
     return market
 
 
-def test_data_outage_suspends_and_aborts_the_phase(tbot_home: Path) -> None:
-    day = crafted_day(tbot_home, _market(), STRATEGY_OVERRIDE="open")
+def _run_with_data_outage(day: CraftedDay) -> DayResult:
+    """The day with its market-data feed silent from 13:59 on (the broker itself stays up), under
+    a watchdog probing every minute and suspending after three silent probes."""
     outage = {"on": False}
     broker = day.setup.broker
     real_quotes = broker.get_latest_quotes
 
     def quotes(symbols: Sequence[str]) -> dict[str, Quote]:
-        # The data feed goes silent from 14:00 on (the broker itself stays up).
         return {} if outage["on"] else real_quotes(symbols)
 
     broker.get_latest_quotes = quotes  # type: ignore[method-assign]
@@ -37,7 +44,13 @@ def test_data_outage_suspends_and_aborts_the_phase(tbot_home: Path) -> None:
         if now >= minute(29):
             outage["on"] = True
 
-    result = day.run(on_tick=hook, watchdog=Watchdog(interval_s=60, failure_threshold=3))
+    return day.run(on_tick=hook, watchdog=Watchdog(interval_s=60, failure_threshold=3))
+
+
+def test_data_outage_suspends_and_aborts_the_phase(tbot_home: Path) -> None:
+    day = crafted_day(tbot_home, _market(), STRATEGY_OVERRIDE="open")
+    broker = day.setup.broker
+    result = _run_with_data_outage(day)
     assert result.phases["open"] == ("aborted", "data_outage")
     exits = records_where(day.decisions(), stage="exit", outcome="pass", symbol="XX")
     assert [r["reason"] for r in exits] == ["data_outage"]
@@ -120,20 +133,8 @@ def test_data_outage_keeps_a_native_stop_to_the_hard_exit(tbot_home: Path) -> No
     """§7.4: without market data the locally trailed positions are closed, but a position whose
     native stop works at the broker keeps it until the phase's hard exit (14:30)."""
     day = crafted_day(tbot_home, _market(), STRATEGY_OVERRIDE="open", FRACTIONAL="false")
-    outage = {"on": False}
     broker = day.setup.broker
-    real_quotes = broker.get_latest_quotes
-
-    def quotes(symbols: Sequence[str]) -> dict[str, Quote]:
-        return {} if outage["on"] else real_quotes(symbols)
-
-    broker.get_latest_quotes = quotes  # type: ignore[method-assign]
-
-    def hook(now: datetime) -> None:
-        if now >= minute(29):
-            outage["on"] = True
-
-    result = day.run(on_tick=hook, watchdog=Watchdog(interval_s=60, failure_threshold=3))
+    result = _run_with_data_outage(day)
     assert result.phases["open"] == ("aborted", "data_outage")
     assert records_where(day.decisions(), stage="exit", reason="data_outage") == []
     orders = {o.client_order_id[-4:]: o for o in day.orders() if o.symbol == "XX"}
